@@ -1,0 +1,6 @@
+//! `networking.ironcore.dev/v1alpha1`: the IronCore networking kinds.
+
+/// The API group.
+pub const GROUP: &str = "networking.ironcore.dev";
+/// The API version.
+pub const VERSION: &str = "v1alpha1";

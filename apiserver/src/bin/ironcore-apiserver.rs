@@ -1,0 +1,3 @@
+//! The networking.ironcore.dev API server.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! Kind registrations and flags of the API server binaries.

@@ -1,0 +1,11 @@
+//! Kind-agnostic Kubernetes API machinery shared by the API types and the server.
+//!
+//! Nothing here knows an IronCore kind: it holds the rules every Kubernetes-style object
+//! follows (field errors and how they become `Status` causes, name and metadata validation,
+//! label selectors).
+
+pub mod field;
+pub mod names;
+pub mod meta;
+
+pub use field::{ErrorType, FieldError, FieldErrors, Path};

@@ -1,0 +1,1 @@
+//! Revisioned key-value storage.
