@@ -8,16 +8,22 @@ use serde::de::{Deserializer, Error as _};
 use serde::{Deserialize, Serialize, Serializer};
 
 /// An IP family: `IPv4` or `IPv6`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum IPFamily {
     /// IPv4.
-    #[default]
     IPv4,
     /// IPv6 (including IPv4-mapped IPv6 addresses, as Go classifies them).
     IPv6,
     /// Any other string; kept so that validation, not decoding, rejects it.
     #[serde(untagged)]
     Other(String),
+}
+
+impl Default for IPFamily {
+    /// The unset family (`""`), which validation reports as required.
+    fn default() -> Self {
+        IPFamily::Other(String::new())
+    }
 }
 
 impl IPFamily {

@@ -14,6 +14,14 @@ pub fn or_unknown(s: Option<&str>) -> Value {
     }
 }
 
+/// A string cell, or `None` when empty (as kubectl shows a missing IP).
+pub fn or_none(s: Option<&str>) -> Value {
+    match s {
+        Some(s) if !s.is_empty() => Value::from(s),
+        _ => Value::from("None"),
+    }
+}
+
 /// The `Age` cell of an object: its age in kubectl's short human form (`5m`, `3h12m`, `2d`).
 pub fn age(meta: &ObjectMeta) -> Value {
     match &meta.creation_timestamp {
