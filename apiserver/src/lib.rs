@@ -1,1 +1,5 @@
-//! Kind registrations and flags of the API server binaries.
+//! The API server binaries: which kinds each serves ([`networking`]) and the flags and
+//! start-up they share ([`cli`]).
+
+pub mod cli;
+pub mod networking;
