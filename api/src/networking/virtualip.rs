@@ -19,13 +19,22 @@ pub struct VirtualIP {
     /// Always `VirtualIP`.
     pub kind: KindTag<VirtualIP>,
     /// Standard object metadata.
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "crate::networking::common::null_as_default"
+    )]
     pub metadata: ObjectMeta,
     /// The desired state.
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "crate::networking::common::null_as_default"
+    )]
     pub spec: VirtualIPSpec,
     /// The observed state.
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "crate::networking::common::null_as_default"
+    )]
     pub status: VirtualIPStatus,
 }
 
@@ -34,10 +43,17 @@ pub struct VirtualIP {
 #[serde(rename_all = "camelCase")]
 pub struct VirtualIPSpec {
     /// The type of the VirtualIP; only `Public`.
-    #[serde(rename = "type", default)]
+    #[serde(
+        rename = "type",
+        default,
+        deserialize_with = "crate::networking::common::null_as_default"
+    )]
     pub type_: String,
     /// The IP family of the address.
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "crate::networking::common::null_as_default"
+    )]
     pub ip_family: IPFamily,
     /// The NetworkInterface that claims this VirtualIP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -61,7 +77,10 @@ pub struct VirtualIPList {
     /// Always `VirtualIPList`.
     pub kind: ListKindTag<VirtualIP>,
     /// Standard list metadata.
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "crate::networking::common::null_as_default"
+    )]
     pub metadata: ListMeta,
     /// The VirtualIPs.
     pub items: Vec<VirtualIP>,
@@ -71,6 +90,45 @@ crate::impl_resource!(VirtualIP, group: GROUP, version: VERSION, plural: "virtua
 
 /// The only supported VirtualIP type.
 pub const VIRTUAL_IP_TYPE_PUBLIC: &str = "Public";
+
+/// Validates a VirtualIP spec at `path` (also used for ephemeral VirtualIP templates).
+pub fn validate_virtual_ip_spec(spec: &VirtualIPSpec, path: &Path) -> FieldErrors {
+    let mut errs = FieldErrors::new();
+    match spec.type_.as_str() {
+        "" => errs.push(FieldError::required(
+            &path.child("type"),
+            "must specify type",
+        )),
+        VIRTUAL_IP_TYPE_PUBLIC => {}
+        other => errs.push(FieldError::not_supported(
+            &path.child("type"),
+            other,
+            &[VIRTUAL_IP_TYPE_PUBLIC],
+        )),
+    }
+    match &spec.ip_family {
+        IPFamily::Other(s) if s.is_empty() => errs.push(FieldError::required(
+            &path.child("ipFamily"),
+            "must specify ipFamily",
+        )),
+        IPFamily::Other(s) => errs.push(FieldError::not_supported(
+            &path.child("ipFamily"),
+            s.as_str(),
+            IPFamily::SUPPORTED,
+        )),
+        _ => {}
+    }
+    if let Some(target) = &spec.target_ref {
+        for msg in is_dns1123_subdomain(&target.name) {
+            errs.push(FieldError::invalid(
+                &path.child("targetRef").child("name"),
+                target.name.as_str(),
+                msg,
+            ));
+        }
+    }
+    errs
+}
 
 impl ApiKind for VirtualIP {
     const FACTS: KindFacts = KindFacts {
@@ -83,39 +141,7 @@ impl ApiKind for VirtualIP {
     };
 
     fn validate(&self) -> FieldErrors {
-        let spec = Path::new("spec");
-        let mut errs = FieldErrors::new();
-        match self.spec.type_.as_str() {
-            "" => errs.push(FieldError::required(&spec.child("type"), "must specify type")),
-            VIRTUAL_IP_TYPE_PUBLIC => {}
-            other => errs.push(FieldError::not_supported(
-                &spec.child("type"),
-                other,
-                &[VIRTUAL_IP_TYPE_PUBLIC],
-            )),
-        }
-        match &self.spec.ip_family {
-            IPFamily::Other(s) if s.is_empty() => errs.push(FieldError::required(
-                &spec.child("ipFamily"),
-                "must specify ipFamily",
-            )),
-            IPFamily::Other(s) => errs.push(FieldError::not_supported(
-                &spec.child("ipFamily"),
-                s.as_str(),
-                IPFamily::SUPPORTED,
-            )),
-            _ => {}
-        }
-        if let Some(target) = &self.spec.target_ref {
-            for msg in is_dns1123_subdomain(&target.name) {
-                errs.push(FieldError::invalid(
-                    &spec.child("targetRef").child("name"),
-                    target.name.as_str(),
-                    msg,
-                ));
-            }
-        }
-        errs
+        validate_virtual_ip_spec(&self.spec, &Path::new("spec"))
     }
 
     fn validate_update(&self, old: &Self) -> FieldErrors {
@@ -123,7 +149,10 @@ impl ApiKind for VirtualIP {
         let mut new_spec = self.spec.clone();
         new_spec.target_ref = old.spec.target_ref.clone();
         if new_spec != old.spec {
-            errs.push(FieldError::forbidden(&Path::new("spec"), "field is immutable"));
+            errs.push(FieldError::forbidden(
+                &Path::new("spec"),
+                "field is immutable",
+            ));
         }
         errs.extend(self.validate());
         errs
@@ -203,7 +232,10 @@ mod tests {
         let mut vip = valid();
         vip.spec.type_.clear();
         let errs = vip.validate();
-        assert_eq!((errs[0].field.as_str(), errs[0].error_type), ("spec.type", ErrorType::Required));
+        assert_eq!(
+            (errs[0].field.as_str(), errs[0].error_type),
+            ("spec.type", ErrorType::Required)
+        );
     }
 
     #[test]
@@ -211,7 +243,10 @@ mod tests {
         let mut vip = valid();
         vip.spec.type_ = "Private".into();
         let errs = vip.validate();
-        assert_eq!((errs[0].field.as_str(), errs[0].error_type), ("spec.type", ErrorType::NotSupported));
+        assert_eq!(
+            (errs[0].field.as_str(), errs[0].error_type),
+            ("spec.type", ErrorType::NotSupported)
+        );
     }
 
     #[test]
@@ -228,7 +263,10 @@ mod tests {
     #[test]
     fn bad_target_ref_name_is_invalid() {
         let mut vip = valid();
-        vip.spec.target_ref = Some(LocalUIDReference { name: "Bad_Name".into(), uid: "u".into() });
+        vip.spec.target_ref = Some(LocalUIDReference {
+            name: "Bad_Name".into(),
+            uid: "u".into(),
+        });
         let errs = vip.validate();
         assert_eq!(
             (errs[0].field.as_str(), errs[0].error_type),
@@ -240,10 +278,16 @@ mod tests {
     fn ip_family_is_immutable_but_target_ref_is_not() {
         let old = valid();
         let mut new = old.clone();
-        new.spec.target_ref = Some(LocalUIDReference { name: "nic".into(), uid: "u".into() });
+        new.spec.target_ref = Some(LocalUIDReference {
+            name: "nic".into(),
+            uid: "u".into(),
+        });
         assert!(new.validate_update(&old).is_empty());
         new.spec.ip_family = IPFamily::IPv6;
         let errs = new.validate_update(&old);
-        assert_eq!((errs[0].field.as_str(), errs[0].error_type), ("spec", ErrorType::Forbidden));
+        assert_eq!(
+            (errs[0].field.as_str(), errs[0].error_type),
+            ("spec", ErrorType::Forbidden)
+        );
     }
 }

@@ -7,5 +7,6 @@
 pub mod field;
 pub mod names;
 pub mod meta;
+pub mod selector;
 
 pub use field::{ErrorType, FieldError, FieldErrors, Path};

@@ -7,6 +7,12 @@
 
 use std::pin::Pin;
 
+pub mod embedded;
+pub mod etcd;
+
+pub use embedded::{EmbeddedConfig, EmbeddedStats, EmbeddedStore};
+pub use etcd::{EtcdConfig, EtcdStore, EtcdTlsConfig};
+
 use bytes::Bytes;
 use futures::Stream;
 
