@@ -67,17 +67,24 @@ impl ServerProcess {
         let mut cmd = Command::new(&self.binary);
         cmd.arg("--bind-address=127.0.0.1")
             .arg(format!("--secure-port={}", self.port))
-            .arg(format!("--cert-dir={}", self.dir.path().join("certs").display()))
+            .arg(format!(
+                "--cert-dir={}",
+                self.dir.path().join("certs").display()
+            ))
             .arg("--watch-bookmark-interval=1s")
             .args(&self.extra_args);
         match &self.backend {
             Backend::Embedded => {
-                cmd.arg(format!("--data-dir={}", self.dir.path().join("data").display()));
+                cmd.arg(format!(
+                    "--data-dir={}",
+                    self.dir.path().join("data").display()
+                ));
             }
             Backend::Etcd(endpoint) => {
                 // A unique prefix keeps servers sharing one etcd apart.
                 let prefix = format!("/registry/test-{}", self.port);
-                cmd.arg(format!("--etcd-servers={endpoint}")).arg(format!("--etcd-prefix={prefix}"));
+                cmd.arg(format!("--etcd-servers={endpoint}"))
+                    .arg(format!("--etcd-prefix={prefix}"));
             }
         }
         let log = std::fs::OpenOptions::new()
@@ -154,9 +161,10 @@ impl ServerProcess {
     pub async fn client(&self) -> kube::Client {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let kc = kube::config::Kubeconfig::read_from(self.kubeconfig()).expect("read kubeconfig");
-        let cfg = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-            .await
-            .expect("kube config");
+        let cfg =
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await
+                .expect("kube config");
         kube::Client::try_from(cfg).expect("kube client")
     }
 }
@@ -172,13 +180,19 @@ pub fn kubectl_binary(bin: &Path, kubeconfig: &Path, args: &[&str], input: Optio
     use std::io::Write;
     let cache = kubeconfig.with_file_name(format!(
         "kubectl-cache-{}",
-        bin.file_name().and_then(|s| s.to_str()).unwrap_or("kubectl")
+        bin.file_name()
+            .and_then(|s| s.to_str())
+            .unwrap_or("kubectl")
     ));
     let mut cmd = Command::new(bin);
     cmd.env("KUBECONFIG", kubeconfig)
         .arg(format!("--cache-dir={}", cache.display()))
         .args(args)
-        .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn kubectl");

@@ -5,9 +5,25 @@ use ironcore_e2e::{Backend, EtcdProcess, ServerProcess, ok};
 #[test]
 fn kubectl_lists_the_networking_resources_on_the_embedded_store() {
     let s = ServerProcess::ironcore(Backend::Embedded);
-    let out = ok(s.kubectl(&["api-resources", "--api-group=networking.ironcore.dev", "-o", "name"]));
-    for r in ["networks", "networkinterfaces", "virtualips", "natgateways", "loadbalancers", "loadbalancerroutings", "networkpolicies"] {
-        assert!(out.contains(&format!("{r}.networking.ironcore.dev")), "{r} missing in {out}");
+    let out = ok(s.kubectl(&[
+        "api-resources",
+        "--api-group=networking.ironcore.dev",
+        "-o",
+        "name",
+    ]));
+    for r in [
+        "networks",
+        "networkinterfaces",
+        "virtualips",
+        "natgateways",
+        "loadbalancers",
+        "loadbalancerroutings",
+        "networkpolicies",
+    ] {
+        assert!(
+            out.contains(&format!("{r}.networking.ironcore.dev")),
+            "{r} missing in {out}"
+        );
     }
 }
 

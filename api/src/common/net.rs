@@ -129,8 +129,8 @@ impl FromStr for IP {
                 Some((a, z)) => (a, Some(z.to_owned())),
                 None => (s, None),
             };
-            let addr = Ipv6Addr::from_str(addr_part)
-                .map_err(|_| parse_err(s, "unable to parse IP"))?;
+            let addr =
+                Ipv6Addr::from_str(addr_part).map_err(|_| parse_err(s, "unable to parse IP"))?;
             Ok(IP {
                 addr: IpAddr::V6(addr),
                 zone,
@@ -213,11 +213,16 @@ impl IPPrefix {
                 IpAddr::V4(Ipv4Addr::from(u32::from(a) & m))
             }
             IpAddr::V6(a) => {
-                let m = u128::MAX.checked_shl(128 - u32::from(self.bits)).unwrap_or(0);
+                let m = u128::MAX
+                    .checked_shl(128 - u32::from(self.bits))
+                    .unwrap_or(0);
                 IpAddr::V6(Ipv6Addr::from(u128::from(a) & m))
             }
         };
-        IPPrefix { addr, bits: self.bits }
+        IPPrefix {
+            addr,
+            bits: self.bits,
+        }
     }
 
     /// Whether `ip` lies inside this prefix.
@@ -225,7 +230,13 @@ impl IPPrefix {
         if ip.is_ipv4() != self.addr.is_ipv4() {
             return false;
         }
-        IPPrefix { addr: ip, bits: self.bits }.masked().addr == self.masked().addr
+        IPPrefix {
+            addr: ip,
+            bits: self.bits,
+        }
+        .masked()
+        .addr
+            == self.masked().addr
     }
 }
 
@@ -233,9 +244,7 @@ impl FromStr for IPPrefix {
     type Err = ParseError;
 
     fn from_str(s: &str) -> Result<Self, ParseError> {
-        let (addr_s, bits_s) = s
-            .rsplit_once('/')
-            .ok_or_else(|| parse_err(s, "no '/'"))?;
+        let (addr_s, bits_s) = s.rsplit_once('/').ok_or_else(|| parse_err(s, "no '/'"))?;
         if addr_s.contains('%') {
             return Err(parse_err(s, "IPv6 zones cannot be present in a prefix"));
         }
@@ -247,7 +256,9 @@ impl FromStr for IPPrefix {
         if !valid_digits {
             return Err(parse_err(s, "bad bits after slash"));
         }
-        let bits: u8 = bits_s.parse().map_err(|_| parse_err(s, "bad bits after slash"))?;
+        let bits: u8 = bits_s
+            .parse()
+            .map_err(|_| parse_err(s, "bad bits after slash"))?;
         IPPrefix::new(addr, bits).ok_or_else(|| parse_err(s, "prefix length out of range"))
     }
 }
@@ -303,7 +314,10 @@ mod tests {
 
     #[test]
     fn ipv6_prints_rfc5952_canonical() {
-        assert_eq!(ip("2001:DB8:0:0:0:0:0:1").unwrap().to_string(), "2001:db8::1");
+        assert_eq!(
+            ip("2001:DB8:0:0:0:0:0:1").unwrap().to_string(),
+            "2001:db8::1"
+        );
     }
 
     #[test]
@@ -317,7 +331,14 @@ mod tests {
 
     #[test]
     fn prefix_rejects_bad_lengths_and_zones() {
-        for bad in ["10.0.0.0/33", "10.0.0.0/024", "10.0.0.0/", "10.0.0.0", "fe80::%a/64", "::/129"] {
+        for bad in [
+            "10.0.0.0/33",
+            "10.0.0.0/024",
+            "10.0.0.0/",
+            "10.0.0.0",
+            "fe80::%a/64",
+            "::/129",
+        ] {
             assert!(bad.parse::<IPPrefix>().is_err(), "{bad}");
         }
         assert!("::/0".parse::<IPPrefix>().unwrap().bits() == 0);

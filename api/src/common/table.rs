@@ -47,22 +47,38 @@ pub fn human_duration(secs: i64) -> String {
         format!("{secs}s")
     } else if minutes < 10 {
         let s = secs % 60;
-        if s == 0 { format!("{minutes}m") } else { format!("{minutes}m{s}s") }
+        if s == 0 {
+            format!("{minutes}m")
+        } else {
+            format!("{minutes}m{s}s")
+        }
     } else if minutes < 60 * 3 {
         format!("{minutes}m")
     } else if hours < 8 {
         let m = minutes % 60;
-        if m == 0 { format!("{hours}h") } else { format!("{hours}h{m}m") }
+        if m == 0 {
+            format!("{hours}h")
+        } else {
+            format!("{hours}h{m}m")
+        }
     } else if hours < 48 {
         format!("{hours}h")
     } else if hours < 24 * 8 {
         let h = hours % 24;
-        if h == 0 { format!("{days}d") } else { format!("{days}d{h}h") }
+        if h == 0 {
+            format!("{days}d")
+        } else {
+            format!("{days}d{h}h")
+        }
     } else if hours < 24 * 365 * 2 {
         format!("{days}d")
     } else if hours < 24 * 365 * 8 {
         let d = days % 365;
-        if d == 0 { format!("{years}y") } else { format!("{years}y{d}d") }
+        if d == 0 {
+            format!("{years}y")
+        } else {
+            format!("{years}y{d}d")
+        }
     } else {
         format!("{years}y")
     }

@@ -147,7 +147,12 @@ impl FieldError {
 
     /// A value is duplicated.
     pub fn duplicate(path: &Path, value: impl Into<Value>) -> Self {
-        Self::make(ErrorType::Duplicate, path, Some(value.into()), String::new())
+        Self::make(
+            ErrorType::Duplicate,
+            path,
+            Some(value.into()),
+            String::new(),
+        )
     }
 
     /// A value is longer than `max` (bytes or characters).
@@ -181,13 +186,14 @@ impl FieldError {
         let mut s = self.error_type.text().to_owned();
         let prints_value = matches!(
             self.error_type,
-            ErrorType::Invalid | ErrorType::NotSupported | ErrorType::Duplicate | ErrorType::TooMany
+            ErrorType::Invalid
+                | ErrorType::NotSupported
+                | ErrorType::Duplicate
+                | ErrorType::TooMany
         );
-        if prints_value {
-            if let Some(v) = &self.bad_value {
-                s.push_str(": ");
-                s.push_str(&format_value(v));
-            }
+        if let (true, Some(v)) = (prints_value, &self.bad_value) {
+            s.push_str(": ");
+            s.push_str(&format_value(v));
         }
         if !self.detail.is_empty() {
             s.push_str(": ");
@@ -241,13 +247,19 @@ mod tests {
     fn path_builds_children_indexes_and_keys() {
         let p = Path::new("spec").child("ports").index(0).child("endPort");
         assert_eq!(p.as_str(), "spec.ports[0].endPort");
-        assert_eq!(Path::new("metadata").child("labels").key("a").as_str(), "metadata.labels[a]");
+        assert_eq!(
+            Path::new("metadata").child("labels").key("a").as_str(),
+            "metadata.labels[a]"
+        );
     }
 
     #[test]
     fn invalid_error_prints_field_value_and_detail() {
         let e = FieldError::invalid(&Path::new("spec").child("ip"), "x", "must be a valid IP");
-        assert_eq!(e.to_string(), r#"spec.ip: Invalid value: "x": must be a valid IP"#);
+        assert_eq!(
+            e.to_string(),
+            r#"spec.ip: Invalid value: "x": must be a valid IP"#
+        );
         assert_eq!(e.error_type.reason(), "FieldValueInvalid");
     }
 
@@ -270,7 +282,10 @@ mod tests {
     fn aggregate_brackets_several_errors() {
         let a = FieldError::required(&Path::new("a"), "");
         let b = FieldError::required(&Path::new("b"), "");
-        assert_eq!(aggregate_message(&[a.clone()]), "a: Required value");
+        assert_eq!(
+            aggregate_message(std::slice::from_ref(&a)),
+            "a: Required value"
+        );
         assert_eq!(
             aggregate_message(&[a, b]),
             "[a: Required value, b: Required value]"

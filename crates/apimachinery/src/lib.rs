@@ -5,8 +5,8 @@
 //! label selectors).
 
 pub mod field;
-pub mod names;
 pub mod meta;
+pub mod names;
 pub mod selector;
 
 pub use field::{ErrorType, FieldError, FieldErrors, Path};

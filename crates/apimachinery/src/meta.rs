@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
 use crate::field::{FieldError, FieldErrors, Path};
-use crate::names::{
-    NameValidator, is_dns1123_label, is_qualified_name, is_valid_label_value,
-};
+use crate::names::{NameValidator, is_dns1123_label, is_qualified_name, is_valid_label_value};
 
 /// Largest total size of all annotation keys and values.
 pub const TOTAL_ANNOTATION_SIZE_LIMIT: usize = 256 * 1024;
@@ -24,7 +22,11 @@ pub fn validate_object_meta(
     let generate_name = meta.generate_name.as_deref().unwrap_or("");
     if !generate_name.is_empty() {
         for msg in name_fn(generate_name, true) {
-            errs.push(FieldError::invalid(&path.child("generateName"), generate_name, msg));
+            errs.push(FieldError::invalid(
+                &path.child("generateName"),
+                generate_name,
+                msg,
+            ));
         }
     }
     match meta.name.as_deref().unwrap_or("") {
@@ -45,7 +47,11 @@ pub fn validate_object_meta(
             errs.push(FieldError::required(&path.child("namespace"), ""));
         } else {
             for msg in is_dns1123_label(namespace) {
-                errs.push(FieldError::invalid(&path.child("namespace"), namespace, msg));
+                errs.push(FieldError::invalid(
+                    &path.child("namespace"),
+                    namespace,
+                    msg,
+                ));
             }
         }
     } else if !namespace.is_empty() {
@@ -54,20 +60,21 @@ pub fn validate_object_meta(
             "not allowed on this type",
         ));
     }
-    if let Some(g) = meta.generation {
-        if g < 0 {
-            errs.push(FieldError::invalid(
-                &path.child("generation"),
-                g,
-                "must be greater than or equal to 0",
-            ));
-        }
+    if let Some(g) = meta.generation.filter(|g| *g < 0) {
+        errs.push(FieldError::invalid(
+            &path.child("generation"),
+            g,
+            "must be greater than or equal to 0",
+        ));
     }
     if let Some(labels) = &meta.labels {
         errs.extend(validate_labels(labels, &path.child("labels")));
     }
     if let Some(annotations) = &meta.annotations {
-        errs.extend(validate_annotations(annotations, &path.child("annotations")));
+        errs.extend(validate_annotations(
+            annotations,
+            &path.child("annotations"),
+        ));
     }
     if let Some(finalizers) = &meta.finalizers {
         errs.extend(validate_finalizers(finalizers, &path.child("finalizers")));
@@ -78,16 +85,32 @@ pub fn validate_object_meta(
         for (i, o) in owners.iter().enumerate() {
             let p = owners_path.index(i);
             if o.api_version.is_empty() {
-                errs.push(FieldError::invalid(&p.child("apiVersion"), "", "version must not be empty"));
+                errs.push(FieldError::invalid(
+                    &p.child("apiVersion"),
+                    "",
+                    "version must not be empty",
+                ));
             }
             if o.kind.is_empty() {
-                errs.push(FieldError::invalid(&p.child("kind"), "", "kind must not be empty"));
+                errs.push(FieldError::invalid(
+                    &p.child("kind"),
+                    "",
+                    "kind must not be empty",
+                ));
             }
             if o.name.is_empty() {
-                errs.push(FieldError::invalid(&p.child("name"), "", "name must not be empty"));
+                errs.push(FieldError::invalid(
+                    &p.child("name"),
+                    "",
+                    "name must not be empty",
+                ));
             }
             if o.uid.is_empty() {
-                errs.push(FieldError::invalid(&p.child("uid"), "", "uid must not be empty"));
+                errs.push(FieldError::invalid(
+                    &p.child("uid"),
+                    "",
+                    "uid must not be empty",
+                ));
             }
             if o.controller == Some(true) {
                 controllers += 1;
@@ -123,7 +146,12 @@ pub fn validate_object_meta_update(
         }
     };
     immutable(&mut errs, "name", new.name.clone(), old.name.clone());
-    immutable(&mut errs, "namespace", new.namespace.clone(), old.namespace.clone());
+    immutable(
+        &mut errs,
+        "namespace",
+        new.namespace.clone(),
+        old.namespace.clone(),
+    );
     immutable(&mut errs, "uid", new.uid.clone(), old.uid.clone());
     let ts = |m: &ObjectMeta| m.creation_timestamp.as_ref().map(|t| t.0.to_string());
     immutable(&mut errs, "creationTimestamp", ts(new), ts(old));
@@ -215,7 +243,11 @@ pub fn validate_label_selector(selector: &LabelSelector, path: &Path) -> FieldEr
             }
             for (j, v) in values.iter().enumerate() {
                 for msg in is_valid_label_value(v) {
-                    errs.push(FieldError::invalid(&p.child("values").index(j), v.as_str(), msg));
+                    errs.push(FieldError::invalid(
+                        &p.child("values").index(j),
+                        v.as_str(),
+                        msg,
+                    ));
                 }
             }
         }

@@ -4,7 +4,8 @@
 //! into [`FieldError`](crate::FieldError)s at the path they validate.
 
 const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
-const DNS1123_SUBDOMAIN_FMT: &str = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+const DNS1123_SUBDOMAIN_FMT: &str =
+    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
 const QUALIFIED_NAME_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
 const LABEL_VALUE_FMT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
 
@@ -95,7 +96,10 @@ pub fn is_qualified_name(s: &str) -> Vec<String> {
     if name.is_empty() {
         errs.push("name part must be non-empty".to_owned());
     } else if name.len() > QUALIFIED_NAME_MAX_LENGTH {
-        errs.push(format!("name part {}", max_len_msg(QUALIFIED_NAME_MAX_LENGTH)));
+        errs.push(format!(
+            "name part {}",
+            max_len_msg(QUALIFIED_NAME_MAX_LENGTH)
+        ));
     }
     if !name.is_empty() && !matches_qualified_part(name) {
         errs.push(format!(
@@ -178,7 +182,10 @@ mod tests {
     fn qualified_name_takes_an_optional_subdomain_prefix() {
         assert!(is_qualified_name("example.com/My_Name").is_empty());
         assert!(is_qualified_name("app").is_empty());
-        assert_eq!(is_qualified_name("/x"), vec!["prefix part must be non-empty"]);
+        assert_eq!(
+            is_qualified_name("/x"),
+            vec!["prefix part must be non-empty"]
+        );
         assert!(!is_qualified_name("a/b/c").is_empty());
         assert!(!is_qualified_name("Example.com/x").is_empty());
     }

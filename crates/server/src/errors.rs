@@ -15,7 +15,7 @@ pub struct ApiError {
     /// Human-readable message.
     pub message: String,
     /// `details`, when the error concerns a named object.
-    pub details: Option<Value>,
+    pub details: Option<Box<Value>>,
     /// `Retry-After` seconds, when set.
     pub retry_after: Option<u64>,
 }
@@ -38,7 +38,7 @@ impl ApiError {
     }
 
     fn with_details(mut self, details: Value) -> Self {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 
@@ -212,7 +212,7 @@ impl ApiError {
             "code": self.code,
         });
         if let Some(d) = &self.details {
-            s["details"] = d.clone();
+            s["details"] = (**d).clone();
         }
         s
     }

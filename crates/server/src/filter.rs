@@ -57,15 +57,15 @@ impl Filter {
 
     /// The single object name a `metadata.name=` field selector pins, if any.
     pub fn matches(&self, strategy: &dyn KindStrategy, obj: &Value) -> bool {
-        if let Some(ns) = &self.namespace {
-            if meta_str(obj, "namespace") != Some(ns.as_str()) {
-                return false;
-            }
+        if let Some(ns) = &self.namespace
+            && meta_str(obj, "namespace") != Some(ns.as_str())
+        {
+            return false;
         }
-        if let Some(l) = &self.labels {
-            if !l.matches(&labels(obj)) {
-                return false;
-            }
+        if let Some(l) = &self.labels
+            && !l.matches(&labels(obj))
+        {
+            return false;
         }
         if let Some(f) = &self.fields {
             let get = |field: &str| -> Option<String> {

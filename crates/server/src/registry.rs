@@ -112,7 +112,9 @@ impl<K: ApiKind> TypedStrategy<K> {
     }
 
     fn decode(object: &Value) -> Result<K, String> {
-        serde_json::from_value::<K>(object.clone()).map_err(|e| e.to_string())
+        let mut object = object.clone();
+        strip_nulls(&mut object);
+        serde_json::from_value::<K>(object).map_err(|e| e.to_string())
     }
 
     fn admit(&self, object: Value, check: impl FnOnce(&K) -> FieldErrors) -> Admission {
@@ -167,6 +169,18 @@ impl<K: ApiKind> KindStrategy for TypedStrategy<K> {
             Ok(k) => k.table_cells(),
             Err(_) => self.info.columns.iter().map(|_| Value::Null).collect(),
         }
+    }
+}
+
+/// Removes `null` members of objects (recursively): Kubernetes reads an explicit null as unset.
+fn strip_nulls(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|_, x| !x.is_null());
+            m.values_mut().for_each(strip_nulls);
+        }
+        Value::Array(a) => a.iter_mut().for_each(strip_nulls),
+        _ => {}
     }
 }
 

@@ -275,10 +275,10 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         meta.insert("creationTimestamp".into(), Value::from(now_rfc3339()));
         meta.insert("generation".into(), Value::from(1));
     }
-    if info.has_status {
-        if let Some(m) = obj.as_object_mut() {
-            m.remove("status");
-        }
+    if info.has_status
+        && let Some(m) = obj.as_object_mut()
+    {
+        m.remove("status");
     }
     let generate = meta_str(&obj, "name").is_none() && meta_str(&obj, "generateName").is_some();
     let mut attempts = 0;
@@ -359,10 +359,10 @@ pub async fn get(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         Some(rv) => Some(parse_rv(rv)?),
     };
     let got = ctx.objects.store().get(&ctx.key(name), None).await?;
-    if let Some(min) = at_least {
-        if got.revision < min {
-            return Err(ApiError::too_large_resource_version(min, got.revision));
-        }
+    if let Some(min) = at_least
+        && got.revision < min
+    {
+        return Err(ApiError::too_large_resource_version(min, got.revision));
     }
     let kv = got.kv.ok_or_else(|| ctx.not_found(name))?;
     let obj = Objects::decode(&kv)?;
@@ -633,10 +633,10 @@ async fn write_update(
         let old_meta = old.get("metadata").cloned().unwrap_or_default();
         let meta = metadata_mut(&mut new);
         for f in ["uid"] {
-            if !meta.contains_key(f) {
-                if let Some(v) = old_meta.get(f) {
-                    meta.insert(f.into(), v.clone());
-                }
+            if !meta.contains_key(f)
+                && let Some(v) = old_meta.get(f)
+            {
+                meta.insert(f.into(), v.clone());
             }
         }
         for f in [
@@ -877,10 +877,10 @@ pub async fn patch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
             None => apply_json_patch(&mut doc, ctx.body)?,
         }
         let precondition = body_rv(&doc);
-        if let Some(expected) = precondition {
-            if expected != rev {
-                return Err(ctx.conflict(&name));
-            }
+        if let Some(expected) = precondition
+            && expected != rev
+        {
+            return Err(ctx.conflict(&name));
         }
         if meta_str(&doc, "name") != Some(name.as_str()) {
             return Err(ApiError::bad_request(
@@ -916,19 +916,19 @@ fn delete_options(ctx: &Ctx<'_>) -> Result<DeleteOptions, ApiError> {
     let s = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
     let propagation = s(body.get("propagationPolicy"))
         .or_else(|| ctx.query.non_empty("propagationPolicy").map(str::to_owned));
-    if let Some(p) = &propagation {
-        if !matches!(p.as_str(), "Orphan" | "Background" | "Foreground") {
-            return Err(ApiError::invalid(
-                "",
-                "DeleteOptions",
-                "",
-                &vec![FieldError::not_supported(
-                    &Path::new("propagationPolicy"),
-                    p.as_str(),
-                    &["Foreground", "Background", "Orphan", "nil"],
-                )],
-            ));
-        }
+    if let Some(p) = &propagation
+        && !matches!(p.as_str(), "Orphan" | "Background" | "Foreground")
+    {
+        return Err(ApiError::invalid(
+            "",
+            "DeleteOptions",
+            "",
+            &vec![FieldError::not_supported(
+                &Path::new("propagationPolicy"),
+                p.as_str(),
+                &["Foreground", "Background", "Orphan", "nil"],
+            )],
+        ));
     }
     let body_dry = body
         .get("dryRun")
@@ -956,30 +956,30 @@ async fn delete_one(
         let kv = got.kv.ok_or_else(|| ctx.not_found(name))?;
         let current = Objects::decode(&kv)?;
         let uid = meta_str(&current, "uid").unwrap_or("").to_owned();
-        if let Some(want) = &opts.uid {
-            if *want != uid {
-                return Err(ApiError::conflict_msg(
-                    &info.group,
-                    &info.plural,
-                    name,
-                    &format!(
-                        "Precondition failed: UID in precondition: {want}, UID in object meta: {uid}"
-                    ),
-                ));
-            }
+        if let Some(want) = &opts.uid
+            && *want != uid
+        {
+            return Err(ApiError::conflict_msg(
+                &info.group,
+                &info.plural,
+                name,
+                &format!(
+                    "Precondition failed: UID in precondition: {want}, UID in object meta: {uid}"
+                ),
+            ));
         }
-        if let Some(want) = &opts.resource_version {
-            if *want != kv.mod_revision.to_string() {
-                return Err(ApiError::conflict_msg(
-                    &info.group,
-                    &info.plural,
-                    name,
-                    &format!(
-                        "Precondition failed: ResourceVersion in precondition: {want}, ResourceVersion in object meta: {}",
-                        kv.mod_revision
-                    ),
-                ));
-            }
+        if let Some(want) = &opts.resource_version
+            && *want != kv.mod_revision.to_string()
+        {
+            return Err(ApiError::conflict_msg(
+                &info.group,
+                &info.plural,
+                name,
+                &format!(
+                    "Precondition failed: ResourceVersion in precondition: {want}, ResourceVersion in object meta: {}",
+                    kv.mod_revision
+                ),
+            ));
         }
         let mut fins = finalizers(&current);
         match opts.propagation.as_deref() {

@@ -62,10 +62,10 @@ impl Encoder {
                     None,
                     &self.query,
                 );
-                if self.sent_columns {
-                    if let Some(m) = t.as_object_mut() {
-                        m.remove("columnDefinitions");
-                    }
+                if self.sent_columns
+                    && let Some(m) = t.as_object_mut()
+                {
+                    m.remove("columnDefinitions");
                 }
                 self.sent_columns = true;
                 t
@@ -201,10 +201,10 @@ pub async fn watch(
                 continue;
             }
             processed = ev.revision;
-            if let Some((t, obj)) = classify(strategy.as_ref(), &filter, &ev) {
-                if tx.send(encoder.line(t, &obj)).await.is_err() {
-                    return;
-                }
+            if let Some((t, obj)) = classify(strategy.as_ref(), &filter, &ev)
+                && tx.send(encoder.line(t, &obj)).await.is_err()
+            {
+                return;
             }
         }
         let deadline = tokio::time::sleep(timeout);
@@ -223,9 +223,8 @@ pub async fn watch(
                     Ok(CacheMessage::Event(ev)) => {
                         if ev.revision <= processed { continue; }
                         processed = ev.revision;
-                        if let Some((t, obj)) = classify(strategy.as_ref(), &filter, &ev) {
-                            if tx.send(encoder.line(t, &obj)).await.is_err() { return; }
-                        }
+                        if let Some((t, obj)) = classify(strategy.as_ref(), &filter, &ev)
+                            && tx.send(encoder.line(t, &obj)).await.is_err() { return; }
                     }
                     Ok(CacheMessage::Reset) => {
                         let status = expired_status("the watch cache was reset; relist required".into());

@@ -557,7 +557,7 @@ mod cases {
         let bkv = s.get("/t/b", None).await.expect("get").kv.expect("b");
         assert_eq!((a.mod_revision, a.create_revision, val(&a)), (r, ra, "a2"));
         assert_eq!((bkv.mod_revision, bkv.create_revision), (r, r));
-        let mut keys = vec![
+        let mut keys = [
             next_event(&mut w).await.expect("event"),
             next_event(&mut w).await.expect("event"),
         ];
