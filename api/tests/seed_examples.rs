@@ -1,5 +1,5 @@
 //! The examples of the user's description (`seeds/networking-resources.txt`), as YAML under
-//! `tests/seed/`: each parses, keeps every field it gives, and is valid once defaulted.
+//! `docs/examples/` (and the reconciled shapes in `tests/seed/`): each parses, keeps every field it gives, and is valid once defaulted.
 
 use ironcore_api::ApiKind;
 use ironcore_api::networking::{
@@ -51,14 +51,14 @@ fn cells<K: ApiKind>(obj: &K) -> Vec<Value> {
 
 #[test]
 fn network_example_is_valid() {
-    let net: Network = load(include_str!("seed/network.yaml"));
+    let net: Network = load(include_str!("../../docs/examples/network.yaml"));
     assert_eq!(net.spec.peerings[0].name, "peering1");
     assert_eq!(net.spec.peerings[0].network_ref.name, "network-sample2");
 }
 
 #[test]
 fn reconciled_network_example_is_valid_and_a_valid_update() {
-    let old: Network = load(include_str!("seed/network.yaml"));
+    let old: Network = load(include_str!("../../docs/examples/network.yaml"));
     let net: Network = load(include_str!("seed/network-reconciled.yaml"));
     assert_eq!(net.status.state, "Available");
     assert_eq!(net.status.peerings[0].name, "peering1");
@@ -82,7 +82,7 @@ fn reconciled_network_example_is_valid_and_a_valid_update() {
 
 #[test]
 fn network_interface_example_is_valid_and_pending() {
-    let nic: NetworkInterface = load(include_str!("seed/networkinterface.yaml"));
+    let nic: NetworkInterface = load(include_str!("../../docs/examples/networkinterface.yaml"));
     let ips = nic.spec.ips.as_deref().unwrap_or_default();
     assert_eq!(
         ips[0].value.as_ref().map(ToString::to_string).as_deref(),
@@ -97,7 +97,7 @@ fn network_interface_example_is_valid_and_pending() {
 
 #[test]
 fn reconciled_network_interface_example_is_valid_and_a_valid_update() {
-    let old: NetworkInterface = load(include_str!("seed/networkinterface.yaml"));
+    let old: NetworkInterface = load(include_str!("../../docs/examples/networkinterface.yaml"));
     let nic: NetworkInterface = load(include_str!("seed/networkinterface-reconciled.yaml"));
     assert_eq!(nic.status.state, "Available");
     assert_eq!(nic.status.ips[0].to_string(), "10.0.0.1");
@@ -127,7 +127,7 @@ fn reconciled_network_interface_example_is_valid_and_a_valid_update() {
 
 #[test]
 fn virtual_ip_example_is_valid() {
-    let vip: VirtualIP = load(include_str!("seed/virtualip.yaml"));
+    let vip: VirtualIP = load(include_str!("../../docs/examples/virtualip.yaml"));
     assert_eq!(vip.spec.type_, "Public");
 }
 
@@ -143,7 +143,7 @@ fn reconciled_virtual_ip_example_shows_its_ip() {
 
 #[test]
 fn nat_gateway_example_is_valid() {
-    let ngw: NATGateway = load(include_str!("seed/natgateway.yaml"));
+    let ngw: NATGateway = load(include_str!("../../docs/examples/natgateway.yaml"));
     assert_eq!(ngw.spec.ports_per_network_interface, Some(64));
     assert_eq!(
         ngw.field_label("spec.networkRef.name").as_deref(),
@@ -168,7 +168,7 @@ fn reconciled_nat_gateway_example_has_named_ips() {
 
 #[test]
 fn load_balancer_example_is_valid_with_tcp_default() {
-    let lb: LoadBalancer = load(include_str!("seed/loadbalancer.yaml"));
+    let lb: LoadBalancer = load(include_str!("../../docs/examples/loadbalancer.yaml"));
     assert_eq!(lb.spec.ports[0].port, 80);
     assert_eq!(lb.spec.ports[0].protocol.as_deref(), Some("TCP"));
     assert_eq!(
@@ -179,7 +179,7 @@ fn load_balancer_example_is_valid_with_tcp_default() {
 
 #[test]
 fn load_balancer_routing_example_is_valid() {
-    let lbr: LoadBalancerRouting = load(include_str!("seed/loadbalancerrouting.yaml"));
+    let lbr: LoadBalancerRouting = load(include_str!("../../docs/examples/loadbalancerrouting.yaml"));
     assert_eq!(lbr.network_ref.name, "network-sample");
     let dests = lbr.destinations.as_deref().unwrap_or_default();
     assert_eq!(dests.len(), 2);
@@ -196,7 +196,7 @@ fn load_balancer_routing_example_is_valid() {
 
 #[test]
 fn network_policy_example_is_valid() {
-    let np: NetworkPolicy = load(include_str!("seed/networkpolicy.yaml"));
+    let np: NetworkPolicy = load(include_str!("../../docs/examples/networkpolicy.yaml"));
     assert_eq!(np.spec.policy_types, ["Ingress", "Egress"]);
     assert_eq!(np.spec.ingress[0].from.len(), 3);
     assert_eq!(np.spec.egress[0].ports[0].port, 8080);

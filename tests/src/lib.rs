@@ -1,12 +1,19 @@
 //! End-to-end test support: runs the real server binaries on loopback (on the embedded store
 //! or on a throwaway etcd) and gives tests kubectl, kube-rs and raw HTTP clients for them.
+//!
+//! Every behaviour is checked on both storage backends: [`on_each_backend`] (and its async
+//! twin [`on_each_backend_async`]) runs a test body once against a server on the embedded store
+//! and once against a server on a fresh etcd.
 
+use std::future::Future;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use http_body_util::BodyExt;
 pub use ironcore_testing::EtcdProcess;
+use serde_json::Value;
 
 /// Which storage a server under test uses.
 #[derive(Clone, Debug)]
@@ -39,6 +46,12 @@ pub fn binary(name: &str) -> PathBuf {
     );
     path
 }
+
+/// Flags every kubectl write (`create`, `apply`, `replace`, `edit`) gets.
+///
+/// The server does not serve OpenAPI yet, so kubectl's client-side validation (which downloads
+/// it) is switched off. This is the one place to change once OpenAPI is served.
+pub const KUBECTL_WRITE_FLAGS: &[&str] = &["--validate=false"];
 
 impl ServerProcess {
     /// Starts `ironcore-apiserver` on `backend` and waits until it is ready.
@@ -75,16 +88,11 @@ impl ServerProcess {
             .args(&self.extra_args);
         match &self.backend {
             Backend::Embedded => {
-                cmd.arg(format!(
-                    "--data-dir={}",
-                    self.dir.path().join("data").display()
-                ));
+                cmd.arg(format!("--data-dir={}", self.data_path().display()));
             }
             Backend::Etcd(endpoint) => {
-                // A unique prefix keeps servers sharing one etcd apart.
-                let prefix = format!("/registry/test-{}", self.port);
                 cmd.arg(format!("--etcd-servers={endpoint}"))
-                    .arg(format!("--etcd-prefix={prefix}"));
+                    .arg(format!("--etcd-prefix={}", self.etcd_prefix()));
             }
         }
         let log = std::fs::OpenOptions::new()
@@ -97,13 +105,26 @@ impl ServerProcess {
         self.wait_ready();
     }
 
-    fn wait_ready(&self) {
+    /// The embedded store's database file.
+    fn data_path(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// A unique prefix keeps servers sharing one etcd apart.
+    fn etcd_prefix(&self) -> String {
+        format!("/registry/test-{}", self.port)
+    }
+
+    fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
                 return;
             }
-            std::thread::sleep(Duration::from_millis(50));
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("server exited with {status}; log:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
         panic!("server did not start; log:\n{}", self.log());
     }
@@ -118,6 +139,11 @@ impl ServerProcess {
         std::fs::write(self.kubeconfig(), cfg).expect("write kubeconfig");
     }
 
+    /// The storage backend this server runs on.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
     /// The server's base URL.
     pub fn url(&self) -> String {
         format!("https://127.0.0.1:{}", self.port)
@@ -126,6 +152,11 @@ impl ServerProcess {
     /// The kubeconfig that reaches this server.
     pub fn kubeconfig(&self) -> PathBuf {
         self.dir.path().join("kubeconfig")
+    }
+
+    /// A directory private to this server, for files a test needs (scripts, manifests).
+    pub fn scratch_dir(&self) -> &Path {
+        self.dir.path()
     }
 
     /// The server's log so far.
@@ -147,6 +178,34 @@ impl ServerProcess {
         }
     }
 
+    /// Stops the server, compacts its storage at the current revision (so every older
+    /// revision is gone for good) and starts the server again.
+    ///
+    /// A fresh server process can then no longer serve anything before the compaction point:
+    /// this is how tests get a "too old" resource version.
+    pub async fn compact_storage(&mut self) {
+        use ironcore_storage::Store;
+        self.stop();
+        match &self.backend {
+            Backend::Embedded => {
+                let store = ironcore_storage::EmbeddedStore::open_path(self.data_path())
+                    .expect("open embedded store");
+                let rev = store.current_revision().await.expect("current revision");
+                store.compact(rev).await.expect("compact embedded store");
+            }
+            Backend::Etcd(endpoint) => {
+                let store = ironcore_storage::EtcdStore::connect(ironcore_storage::EtcdConfig::new([
+                    endpoint.as_str(),
+                ]))
+                .await
+                .expect("connect to etcd");
+                let rev = store.current_revision().await.expect("current revision");
+                store.compact(rev).await.expect("compact etcd");
+            }
+        }
+        self.spawn();
+    }
+
     /// Runs the `kubectl` on the PATH against this server.
     pub fn kubectl(&self, args: &[&str]) -> Output {
         self.kubectl_with_input(args, None)
@@ -155,6 +214,33 @@ impl ServerProcess {
     /// Runs kubectl with `input` on its standard input.
     pub fn kubectl_with_input(&self, args: &[&str], input: Option<&str>) -> Output {
         kubectl_binary(Path::new("kubectl"), &self.kubeconfig(), args, input)
+    }
+
+    /// Runs a kubectl command that writes objects (`apply`, `create`, `replace`, `edit`) with
+    /// [`KUBECTL_WRITE_FLAGS`] appended, and `input` on its standard input.
+    pub fn kubectl_write(&self, args: &[&str], input: Option<&str>) -> Output {
+        let mut all = args.to_vec();
+        all.extend_from_slice(KUBECTL_WRITE_FLAGS);
+        self.kubectl_with_input(&all, input)
+    }
+
+    /// `kubectl apply -f -` of `manifest`; panics unless it succeeds, returns its stdout.
+    pub fn apply(&self, manifest: &str) -> String {
+        ok(self.kubectl_write(&["apply", "-f", "-"], Some(manifest)))
+    }
+
+    /// A kubectl command against this server, ready to be customised (environment) and run.
+    pub fn kubectl_command(&self, args: &[&str]) -> Command {
+        kubectl_command(Path::new("kubectl"), &self.kubeconfig(), args)
+    }
+
+    /// Starts kubectl in the background with piped stdout and stderr (e.g. `get -w`).
+    pub fn kubectl_spawn(&self, args: &[&str]) -> Child {
+        let mut cmd = self.kubectl_command(args);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd.spawn().expect("spawn kubectl")
     }
 
     /// A kube-rs client for this server.
@@ -172,12 +258,66 @@ impl ServerProcess {
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.stop();
+        if std::thread::panicking() {
+            let log = self.log();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+            eprintln!("--- server log tail ({:?}) ---\n{tail}", self.backend);
+        }
     }
 }
 
-/// Runs a kubectl binary with a kubeconfig and an isolated cache directory.
-pub fn kubectl_binary(bin: &Path, kubeconfig: &Path, args: &[&str], input: Option<&str>) -> Output {
-    use std::io::Write;
+/// Runs `body` against a server on the embedded store, then against one on a fresh etcd.
+pub fn on_each_backend(body: impl Fn(ServerProcess)) {
+    on_each_backend_with_args(&[], body);
+}
+
+/// [`on_each_backend`] with extra server flags.
+pub fn on_each_backend_with_args(extra_args: &[&str], body: impl Fn(ServerProcess)) {
+    for backend in backends() {
+        eprintln!("=== backend {}", backend_name(&backend.1));
+        let server = ServerProcess::start("ironcore-apiserver", backend.1.clone(), extra_args);
+        body(server);
+        drop(backend);
+    }
+}
+
+/// Runs the async `body` against a server on the embedded store, then against one on a fresh
+/// etcd, each on its own multi-threaded tokio runtime.
+pub fn on_each_backend_async<F, Fut>(body: F)
+where
+    F: Fn(ServerProcess) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    on_each_backend(|server| {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        rt.block_on(body(server));
+    });
+}
+
+/// The two backends in order; the etcd one holds its process so that it lives for the run.
+fn backends() -> [(Option<EtcdProcess>, Backend); 2] {
+    let etcd = EtcdProcess::start().expect("start etcd");
+    let endpoint = etcd.endpoint();
+    [
+        (None, Backend::Embedded),
+        (Some(etcd), Backend::Etcd(endpoint)),
+    ]
+}
+
+fn backend_name(b: &Backend) -> &'static str {
+    match b {
+        Backend::Embedded => "embedded",
+        Backend::Etcd(_) => "etcd",
+    }
+}
+
+/// A kubectl command with a kubeconfig and an isolated cache directory, not yet run.
+pub fn kubectl_command(bin: &Path, kubeconfig: &Path, args: &[&str]) -> Command {
     let cache = kubeconfig.with_file_name(format!(
         "kubectl-cache-{}",
         bin.file_name()
@@ -187,15 +327,27 @@ pub fn kubectl_binary(bin: &Path, kubeconfig: &Path, args: &[&str], input: Optio
     let mut cmd = Command::new(bin);
     cmd.env("KUBECONFIG", kubeconfig)
         .arg(format!("--cache-dir={}", cache.display()))
-        .args(args)
-        .stdin(if input.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn kubectl");
+        .args(args);
+    cmd
+}
+
+/// Runs a kubectl binary with a kubeconfig and an isolated cache directory.
+pub fn kubectl_binary(bin: &Path, kubeconfig: &Path, args: &[&str], input: Option<&str>) -> Output {
+    let mut cmd = kubectl_command(bin, kubeconfig, args);
+    run_with_input(&mut cmd, input)
+}
+
+/// Runs `cmd` with `input` on its standard input and collects its output.
+pub fn run_with_input(cmd: &mut Command, input: Option<&str>) -> Output {
+    use std::io::Write;
+    cmd.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn command");
     if let Some(text) = input {
         child
             .stdin
@@ -204,7 +356,7 @@ pub fn kubectl_binary(bin: &Path, kubeconfig: &Path, args: &[&str], input: Optio
             .write_all(text.as_bytes())
             .expect("write stdin");
     }
-    child.wait_with_output().expect("kubectl output")
+    child.wait_with_output().expect("command output")
 }
 
 /// Stdout of a successful command, or a panic with its stderr.
@@ -226,4 +378,247 @@ pub fn fails(out: Output) -> String {
         String::from_utf8_lossy(&out.stdout)
     );
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Waits until `child` exits or `timeout` passes; kills it on timeout and panics.
+pub fn wait_with_deadline(mut child: Child, timeout: Duration, what: &str) -> Output {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait().expect("poll child") {
+            Some(_) => return child.wait_with_output().expect("child output"),
+            None if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let out = child.wait_with_output().expect("child output");
+                panic!(
+                    "{what} did not finish within {timeout:?}\nstdout: {}\nstderr: {}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            None => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+/// Polls `check` every 50 ms until it returns `Some`, panicking with `what` after `timeout`.
+pub fn poll_until<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The seed's examples (`api/tests/seed/*.yaml` without the `-reconciled` variants): the
+/// objects a user writes, as (file stem, manifest) pairs in file-name order.
+pub fn seed_examples() -> Vec<(String, String)> {
+    let dir = seed_dir();
+    let mut out: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .filter_map(|p| {
+            let stem = p.file_stem()?.to_str()?.to_owned();
+            (!stem.ends_with("-reconciled")).then_some(stem)
+        })
+        .map(|stem| {
+            let text = seed(&stem);
+            (stem, text)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// One seed manifest by file stem, e.g. `seed("network")`.
+pub fn seed(stem: &str) -> String {
+    let path = seed_dir().join(format!("{stem}.yaml"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+fn seed_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../api/tests/seed")
+}
+
+/// The API group and version every networking path starts with.
+pub const NETWORKING: &str = "/apis/networking.ironcore.dev/v1alpha1";
+
+/// The collection path of `plural` in namespace `ns`.
+pub fn collection(ns: &str, plural: &str) -> String {
+    format!("{NETWORKING}/namespaces/{ns}/{plural}")
+}
+
+/// A raw HTTP response: status, headers and body text.
+#[derive(Debug)]
+pub struct RawResponse {
+    /// The HTTP status.
+    pub status: http::StatusCode,
+    /// The response headers.
+    pub headers: http::HeaderMap,
+    /// The body as text.
+    pub body: String,
+}
+
+impl RawResponse {
+    /// The body parsed as JSON; panics if it is not JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.body))
+    }
+
+    /// Every `Warning` header value.
+    pub fn warnings(&self) -> Vec<String> {
+        self.headers
+            .get_all("warning")
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect()
+    }
+}
+
+/// Sends a raw request through kube-rs's client (its TLS and credentials) and reads the whole
+/// response, whatever its status.
+pub async fn raw(
+    client: &kube::Client,
+    method: &str,
+    uri: &str,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> RawResponse {
+    let mut req = http::Request::builder().method(method).uri(uri);
+    if let Some(ct) = content_type {
+        req = req.header(http::header::CONTENT_TYPE, ct);
+    }
+    let req = req.body(kube::client::Body::from(body)).expect("request");
+    let res = client.send(req).await.expect("send request");
+    let (parts, body) = res.into_parts();
+    let bytes = body.collect().await.expect("read body").to_bytes();
+    RawResponse {
+        status: parts.status,
+        headers: parts.headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+/// `GET uri` as JSON; panics unless the status is 200.
+pub async fn get_json(client: &kube::Client, uri: &str) -> Value {
+    let res = raw(client, "GET", uri, None, Vec::new()).await;
+    assert_eq!(res.status, 200, "GET {uri}: {}", res.body);
+    res.json()
+}
+
+/// A watch response read event by event.
+pub struct Watch {
+    /// The HTTP status of the watch response.
+    pub status: http::StatusCode,
+    /// The response headers.
+    pub headers: http::HeaderMap,
+    body: kube::client::Body,
+    buf: Vec<u8>,
+    ended: bool,
+}
+
+impl Watch {
+    /// Opens a watch on `uri` (which must carry `watch=true`).
+    pub async fn open(client: &kube::Client, uri: &str) -> Self {
+        let req = http::Request::builder()
+            .method("GET")
+            .uri(uri)
+            .header(http::header::ACCEPT_ENCODING, "identity")
+            .body(kube::client::Body::empty())
+            .expect("request");
+        let res = client.send(req).await.expect("open watch");
+        let (parts, body) = res.into_parts();
+        Watch {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+            buf: Vec::new(),
+            ended: false,
+        }
+    }
+
+    /// The next event line as JSON, `None` when the stream ended; panics if nothing arrives
+    /// within `timeout` or a line is not one JSON object.
+    pub async fn next_event(&mut self, timeout: Duration) -> Option<Value> {
+        match tokio::time::timeout(timeout, self.next_line()).await {
+            Ok(line) => line.map(|l| {
+                serde_json::from_slice(&l).unwrap_or_else(|e| {
+                    panic!(
+                        "watch line is not JSON ({e}): {}",
+                        String::from_utf8_lossy(&l)
+                    )
+                })
+            }),
+            Err(_) => panic!("no watch event within {timeout:?}"),
+        }
+    }
+
+    /// The next event that is not a BOOKMARK; `None` when the stream ended.
+    pub async fn next_change(&mut self, timeout: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let ev = self.next_event(left).await?;
+            if ev["type"] != "BOOKMARK" {
+                return Some(ev);
+            }
+        }
+    }
+
+    /// Every non-BOOKMARK event that arrives within `quiet` (the stream may stay open).
+    pub async fn changes_within(&mut self, quiet: Duration) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + quiet;
+        let mut out = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match tokio::time::timeout(left, self.next_line()).await {
+                Ok(Some(line)) => {
+                    let ev: Value = serde_json::from_slice(&line).expect("watch line is JSON");
+                    if ev["type"] != "BOOKMARK" {
+                        out.push(ev);
+                    }
+                }
+                Ok(None) | Err(_) => return out,
+            }
+        }
+    }
+
+    async fn next_line(&mut self) -> Option<Vec<u8>> {
+        loop {
+            if let Some(i) = self.buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=i).collect();
+                let line = line[..line.len() - 1].to_vec();
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                return Some(line);
+            }
+            if self.ended {
+                if self.buf.iter().all(u8::is_ascii_whitespace) {
+                    return None;
+                }
+                return Some(std::mem::take(&mut self.buf));
+            }
+            match self.body.frame().await {
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.buf.extend_from_slice(&data);
+                    }
+                }
+                Some(Err(_)) | None => self.ended = true,
+            }
+        }
+    }
+}
+
+/// `metadata.resourceVersion` of an object or list as a number.
+pub fn rv_of(v: &Value) -> i64 {
+    v["metadata"]["resourceVersion"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no numeric resourceVersion in {v}"))
 }
