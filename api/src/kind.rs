@@ -3,6 +3,7 @@
 use ironcore_apimachinery::names::NameValidator;
 use ironcore_apimachinery::{FieldErrors, meta};
 use kube_core::Resource;
+use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -44,8 +45,18 @@ pub struct TableColumn {
 /// Status/spec handling and `generation` are the server's generic business (DESIGN.md §3):
 /// it only needs [`KindFacts::has_status`].
 pub trait ApiKind:
-    Resource<DynamicType = ()> + Serialize + DeserializeOwned + Clone + Send + Sync + 'static
+    Resource<DynamicType = ()>
+    + Serialize
+    + DeserializeOwned
+    + JsonSchema
+    + Clone
+    + Send
+    + Sync
+    + 'static
 {
+    /// The kind's list type, e.g. `NetworkList`; its schema is the OpenAPI list response.
+    type List: JsonSchema;
+
     /// Static facts about the kind.
     const FACTS: KindFacts;
 

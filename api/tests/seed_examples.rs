@@ -179,7 +179,8 @@ fn load_balancer_example_is_valid_with_tcp_default() {
 
 #[test]
 fn load_balancer_routing_example_is_valid() {
-    let lbr: LoadBalancerRouting = load(include_str!("../../docs/examples/loadbalancerrouting.yaml"));
+    let lbr: LoadBalancerRouting =
+        load(include_str!("../../docs/examples/loadbalancerrouting.yaml"));
     assert_eq!(lbr.network_ref.name, "network-sample");
     let dests = lbr.destinations.as_deref().unwrap_or_default();
     assert_eq!(dests.len(), 2);

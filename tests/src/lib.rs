@@ -121,7 +121,11 @@ impl ServerProcess {
             if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
                 return;
             }
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 panic!("server exited with {status}; log:\n{}", self.log());
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -178,11 +182,12 @@ impl ServerProcess {
         }
     }
 
-    /// Stops the server, compacts its storage at the current revision (so every older
-    /// revision is gone for good) and starts the server again.
+    /// Stops the server, compacts its storage at the current revision from outside the server
+    /// (as `etcdctl compact` or etcd's auto-compaction would, through the storage crate's
+    /// `Store::compact`) and starts the server again.
     ///
     /// A fresh server process can then no longer serve anything before the compaction point:
-    /// this is how tests get a "too old" resource version.
+    /// this is one way tests get a "too old" resource version.
     pub async fn compact_storage(&mut self) {
         use ironcore_storage::Store;
         self.stop();
@@ -194,11 +199,12 @@ impl ServerProcess {
                 store.compact(rev).await.expect("compact embedded store");
             }
             Backend::Etcd(endpoint) => {
-                let store = ironcore_storage::EtcdStore::connect(ironcore_storage::EtcdConfig::new([
-                    endpoint.as_str(),
-                ]))
-                .await
-                .expect("connect to etcd");
+                let store =
+                    ironcore_storage::EtcdStore::connect(ironcore_storage::EtcdConfig::new([
+                        endpoint.as_str(),
+                    ]))
+                    .await
+                    .expect("connect to etcd");
                 let rev = store.current_revision().await.expect("current revision");
                 store.compact(rev).await.expect("compact etcd");
             }
@@ -412,8 +418,8 @@ pub fn poll_until<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> O
     }
 }
 
-/// The seed's examples (`api/tests/seed/*.yaml` without the `-reconciled` variants): the
-/// objects a user writes, as (file stem, manifest) pairs in file-name order.
+/// The seed's examples (`docs/examples/*.yaml`, without `-reconciled` variants should any
+/// appear there): the objects a user writes, as (file stem, manifest) pairs in file-name order.
 pub fn seed_examples() -> Vec<(String, String)> {
     let dir = seed_dir();
     let mut out: Vec<(String, String)> = std::fs::read_dir(&dir)
@@ -433,14 +439,14 @@ pub fn seed_examples() -> Vec<(String, String)> {
     out
 }
 
-/// One seed manifest by file stem, e.g. `seed("network")`.
+/// One seed example by file stem from `docs/examples`, e.g. `seed("network")`.
 pub fn seed(stem: &str) -> String {
     let path = seed_dir().join(format!("{stem}.yaml"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
 fn seed_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../api/tests/seed")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/examples")
 }
 
 /// The API group and version every networking path starts with.

@@ -23,7 +23,7 @@ pub const PROTOCOLS: &[&str] = &["SCTP", "TCP", "UDP"];
 pub const FIELD_IMMUTABLE: &str = "field is immutable";
 
 /// Selects objects of one kind by labels (`kind` plus an inline label selector).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ObjectSelector {
     /// The kind of objects to select, e.g. `NetworkInterface`.
     #[serde(default)]
@@ -34,7 +34,7 @@ pub struct ObjectSelector {
 }
 
 /// A reference to the object that claims a cluster-scoped allocation (NetworkID, IPAddress).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ClaimRef {
     /// API group of the claimer.
     #[serde(default, skip_serializing_if = "String::is_empty")]

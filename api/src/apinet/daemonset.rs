@@ -14,7 +14,7 @@ use crate::common::{ApiVersionTag, KindTag, ListKindTag};
 use crate::kind::{ApiKind, KindFacts, TableColumn};
 
 /// A DaemonSet of the apinet layer.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DaemonSet {
     /// Always `core.apinet.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -33,9 +33,10 @@ pub struct DaemonSet {
 }
 
 /// The desired state of a DaemonSet.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DaemonSetSpec {
-    /// Selects the Instances the DaemonSet manages (JSON `nodeSelector`, Go field `Selector`).
+    /// Selects the Instances the DaemonSet manages.
+    // JSON `nodeSelector`, Go field `Selector`.
     #[serde(
         rename = "nodeSelector",
         default,
@@ -48,7 +49,7 @@ pub struct DaemonSetSpec {
 }
 
 /// The observed state of a DaemonSet.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DaemonSetStatus {
     /// Collision count of template hashes.
@@ -57,7 +58,7 @@ pub struct DaemonSetStatus {
 }
 
 /// A list of DaemonSets.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DaemonSetList {
     /// Always `core.apinet.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -74,6 +75,8 @@ pub struct DaemonSetList {
 crate::impl_resource!(DaemonSet, group: GROUP, version: VERSION, plural: "daemonsets", scope: Namespaced);
 
 impl ApiKind for DaemonSet {
+    type List = DaemonSetList;
+
     const FACTS: KindFacts = KindFacts {
         singular: "daemonset",
         short_names: &[],

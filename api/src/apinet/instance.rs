@@ -25,7 +25,7 @@ pub const DO_NOT_SCHEDULE: &str = "DoNotSchedule";
 pub const NODE_SELECTOR_OPERATORS: &[&str] = &["DoesNotExist", "Exists", "Gt", "In", "Lt", "NotIn"];
 
 /// An Instance of the apinet layer.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Instance {
     /// Always `core.apinet.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -44,7 +44,7 @@ pub struct Instance {
 }
 
 /// The desired state of an Instance.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InstanceSpec {
     /// The instance type; only `LoadBalancer`.
@@ -74,7 +74,7 @@ pub struct InstanceSpec {
 }
 
 /// Scheduling affinity constraints.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Affinity {
     /// Constraints on the node's labels and fields.
@@ -86,7 +86,7 @@ pub struct Affinity {
 }
 
 /// Node affinity: which nodes an instance may run on.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeAffinity {
     /// Hard requirement at scheduling time (terms ORed).
@@ -95,7 +95,7 @@ pub struct NodeAffinity {
 }
 
 /// Instance anti-affinity: instances that must not share a topology domain.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InstanceAntiAffinity {
     /// Hard requirements at scheduling time (all must hold).
@@ -104,7 +104,7 @@ pub struct InstanceAntiAffinity {
 }
 
 /// A set of instances and the topology key within which they are (not) co-located.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InstanceAffinityTerm {
     /// Selects the instances.
@@ -116,7 +116,7 @@ pub struct InstanceAffinityTerm {
 }
 
 /// How matching instances spread across the domains of a topology key.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TopologySpreadConstraint {
     /// The largest permitted difference of matching instances between domains; > 0.
@@ -134,7 +134,7 @@ pub struct TopologySpreadConstraint {
 }
 
 /// The observed state of an Instance.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InstanceStatus {
     /// The IPs of the instance.
@@ -146,7 +146,7 @@ pub struct InstanceStatus {
 }
 
 /// The template Instances are created from (LoadBalancer and DaemonSet).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct InstanceTemplate {
     /// Metadata of the created Instances (labels, annotations).
     #[serde(default)]
@@ -157,7 +157,7 @@ pub struct InstanceTemplate {
 }
 
 /// A list of Instances.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct InstanceList {
     /// Always `core.apinet.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -366,6 +366,8 @@ pub fn validate_instance_spec(s: &InstanceSpec, path: &Path) -> FieldErrors {
 }
 
 impl ApiKind for Instance {
+    type List = InstanceList;
+
     const FACTS: KindFacts = KindFacts {
         singular: "instance",
         short_names: &[],

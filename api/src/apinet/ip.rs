@@ -21,7 +21,7 @@ pub const IP_TYPE_PUBLIC: &str = "Public";
 pub const FIELD_SPEC_IP: &str = "spec.ip";
 
 /// An IP: a public address, allocated by the server when `spec.ip` is empty.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IP {
     /// Always `core.apinet.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -40,7 +40,7 @@ pub struct IP {
 }
 
 /// The desired state of an IP.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IPSpec {
     /// The type of the IP; only `Public`.
@@ -58,7 +58,7 @@ pub struct IPSpec {
 }
 
 /// The claimer of an IP, in the IP's namespace.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IPClaimRef {
     /// API group of the claimer.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -75,11 +75,11 @@ pub struct IPClaimRef {
 }
 
 /// The observed state of an IP (empty).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IPStatus {}
 
 /// A list of IPs.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IPList {
     /// Always `core.apinet.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -101,6 +101,8 @@ pub fn is_ip_claimed_by(ip: &IP, uid: &str) -> bool {
 }
 
 impl ApiKind for IP {
+    type List = IPList;
+
     const FACTS: KindFacts = KindFacts {
         singular: "ip",
         short_names: &[],

@@ -11,7 +11,7 @@ use crate::common::{ApiVersionTag, IP, KindTag, ListKindTag};
 use crate::kind::{ApiKind, KindFacts, TableColumn};
 
 /// An IPAddress: the address named by `metadata.name` is allocated to `spec.claimRef`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IPAddress {
     /// Always `core.apinet.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -27,7 +27,7 @@ pub struct IPAddress {
 }
 
 /// The desired state of an IPAddress.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IPAddressSpec {
     /// The address; must equal the object's name.
@@ -42,7 +42,7 @@ pub struct IPAddressSpec {
 pub type IPAddressClaimRef = ClaimRef;
 
 /// A list of IPAddresses.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IPAddressList {
     /// Always `core.apinet.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -78,6 +78,8 @@ pub fn is_ip_address_claimed_by(addr: &IPAddress, uid: &str) -> bool {
 }
 
 impl ApiKind for IPAddress {
+    type List = IPAddressList;
+
     const FACTS: KindFacts = KindFacts {
         singular: "ipaddress",
         short_names: &[],

@@ -27,7 +27,7 @@ pub const LOAD_BALANCER_TYPE_INTERNAL: &str = "Internal";
 pub const LOAD_BALANCER_TYPES: &[&str] = &[LOAD_BALANCER_TYPE_INTERNAL, LOAD_BALANCER_TYPE_PUBLIC];
 
 /// A LoadBalancer of the apinet layer.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoadBalancer {
     /// Always `core.apinet.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -46,7 +46,7 @@ pub struct LoadBalancer {
 }
 
 /// The desired state of a LoadBalancer.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoadBalancerSpec {
     /// `Public` or `Internal`.
@@ -55,7 +55,8 @@ pub struct LoadBalancerSpec {
     /// The apinet Network of the load balancer.
     #[serde(default)]
     pub network_ref: LocalObjectReference,
-    /// The IPs of the load balancer (merge key `name`).
+    /// The IPs of the load balancer, one per `name`.
+    #[schemars(transform = crate::common::schema::list_map_by_name)]
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ips: Vec<LoadBalancerIP>,
     /// The allowed ports; empty allows all.
@@ -70,10 +71,10 @@ pub struct LoadBalancerSpec {
 }
 
 /// An IP of a LoadBalancer.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoadBalancerIP {
-    /// The name of the IP (merge key).
+    /// The name of the IP; unique within the list.
     #[serde(default)]
     pub name: String,
     /// The IP family; defaulted from `ip`.
@@ -85,7 +86,7 @@ pub struct LoadBalancerIP {
 }
 
 /// A port (range) a LoadBalancer allows.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoadBalancerPort {
     /// `TCP`, `UDP` or `SCTP`.
@@ -100,7 +101,7 @@ pub struct LoadBalancerPort {
 }
 
 /// The observed state of a LoadBalancer.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoadBalancerStatus {
     /// Used to construct names for the load balancer's IP objects.
@@ -109,7 +110,7 @@ pub struct LoadBalancerStatus {
 }
 
 /// A list of LoadBalancers.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoadBalancerList {
     /// Always `core.apinet.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -171,6 +172,8 @@ impl LoadBalancer {
 }
 
 impl ApiKind for LoadBalancer {
+    type List = LoadBalancerList;
+
     const FACTS: KindFacts = KindFacts {
         singular: "loadbalancer",
         short_names: &[],

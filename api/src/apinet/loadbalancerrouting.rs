@@ -12,7 +12,7 @@ use crate::common::{ApiVersionTag, IP, KindTag, ListKindTag};
 use crate::kind::{ApiKind, KindFacts, TableColumn};
 
 /// A LoadBalancerRouting: where a LoadBalancer sends traffic (top-level fields, no spec).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoadBalancerRouting {
     /// Always `core.apinet.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -28,7 +28,7 @@ pub struct LoadBalancerRouting {
 }
 
 /// One destination of a load balancer.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoadBalancerDestination {
     /// The target IP; required.
@@ -40,7 +40,7 @@ pub struct LoadBalancerDestination {
 }
 
 /// The NetworkInterface behind a destination.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoadBalancerTargetRef {
     /// UID of the target.
@@ -55,7 +55,7 @@ pub struct LoadBalancerTargetRef {
 }
 
 /// A list of LoadBalancerRoutings.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoadBalancerRoutingList {
     /// Always `core.apinet.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -72,6 +72,8 @@ pub struct LoadBalancerRoutingList {
 crate::impl_resource!(LoadBalancerRouting, group: GROUP, version: VERSION, plural: "loadbalancerroutings", scope: Namespaced);
 
 impl ApiKind for LoadBalancerRouting {
+    type List = LoadBalancerRoutingList;
+
     const FACTS: KindFacts = KindFacts {
         singular: "loadbalancerrouting",
         short_names: &[],

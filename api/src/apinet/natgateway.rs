@@ -24,7 +24,7 @@ pub const NAT_PORT_MAX: i32 = 65535;
 pub const NAT_PORTS: i32 = NAT_PORT_MAX - NAT_PORT_MIN + 1;
 
 /// A NATGateway of the apinet layer.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NATGateway {
     /// Always `core.apinet.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -43,7 +43,7 @@ pub struct NATGateway {
 }
 
 /// The desired state of a NATGateway.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NATGatewaySpec {
     /// The IP family of the gateway.
@@ -52,7 +52,8 @@ pub struct NATGatewaySpec {
     /// The apinet Network of the gateway.
     #[serde(default)]
     pub network_ref: LocalObjectReference,
-    /// The public IPs (merge key `name`), allocated in the gateway's family.
+    /// The public IPs, one per `name`, allocated in the gateway's family.
+    #[schemars(transform = crate::common::schema::list_map_by_name)]
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ips: Vec<NATGatewayIP>,
     /// Ports reserved per NetworkInterface, 1..=64512.
@@ -61,9 +62,9 @@ pub struct NATGatewaySpec {
 }
 
 /// A public IP of a NATGateway.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NATGatewayIP {
-    /// The semantic name of the IP (merge key).
+    /// The semantic name of the IP; unique within the list.
     #[serde(default)]
     pub name: String,
     /// A specific address; a random one is allocated when empty.
@@ -72,12 +73,14 @@ pub struct NATGatewayIP {
 }
 
 /// The observed state of a NATGateway.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NATGatewayStatus {
-    /// Number of used port slots (upstream's misleading name kept on the wire).
+    /// Number of used NAT port slots.
+    // Upstream's misleading name kept on the wire.
     #[serde(rename = "usedNATIPs", default, skip_serializing_if = "is_zero_i64")]
     pub used_nat_ips: i64,
-    /// Number of NetworkInterfaces requesting NAT (upstream's misleading name kept on the wire).
+    /// Number of NetworkInterfaces requesting NAT.
+    // Upstream's misleading name kept on the wire.
     #[serde(
         rename = "requestedNATIPs",
         default,
@@ -87,7 +90,7 @@ pub struct NATGatewayStatus {
 }
 
 /// A list of NATGateways.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NATGatewayList {
     /// Always `core.apinet.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -120,6 +123,8 @@ impl NATGateway {
 }
 
 impl ApiKind for NATGateway {
+    type List = NATGatewayList;
+
     const FACTS: KindFacts = KindFacts {
         singular: "natgateway",
         short_names: &[],

@@ -14,7 +14,7 @@ use crate::common::{ApiVersionTag, KindTag, ListKindTag};
 use crate::kind::{ApiKind, KindFacts, TableColumn};
 
 /// A NATGatewayAutoscaler of the apinet layer.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NATGatewayAutoscaler {
     /// Always `core.apinet.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -33,7 +33,7 @@ pub struct NATGatewayAutoscaler {
 }
 
 /// The desired state of a NATGatewayAutoscaler.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NATGatewayAutoscalerSpec {
     /// The NATGateway (same namespace) to scale.
     #[serde(rename = "natGatewayRef", default)]
@@ -55,11 +55,11 @@ pub struct NATGatewayAutoscalerSpec {
 }
 
 /// The observed state of a NATGatewayAutoscaler (empty).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NATGatewayAutoscalerStatus {}
 
 /// A list of NATGatewayAutoscalers.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NATGatewayAutoscalerList {
     /// Always `core.apinet.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -87,6 +87,8 @@ fn validate_non_negative(v: Option<i32>, path: &Path) -> FieldErrors {
 }
 
 impl ApiKind for NATGatewayAutoscaler {
+    type List = NATGatewayAutoscalerList;
+
     const FACTS: KindFacts = KindFacts {
         singular: "natgatewayautoscaler",
         short_names: &[],

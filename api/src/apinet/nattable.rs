@@ -12,7 +12,7 @@ use crate::common::{ApiVersionTag, IP, KindTag, ListKindTag};
 use crate::kind::{ApiKind, KindFacts, TableColumn};
 
 /// A NATTable (top-level `ips`, no spec); named like its NATGateway.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NATTable {
     /// Always `core.apinet.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -28,7 +28,7 @@ pub struct NATTable {
 }
 
 /// The sections of one public NAT IP.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NATIP {
     /// The public NAT IP; required.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -39,7 +39,7 @@ pub struct NATIP {
 }
 
 /// A port range of a public NAT IP assigned to one internal source IP.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NATIPSection {
     /// The internal source IP; required.
@@ -57,7 +57,7 @@ pub struct NATIPSection {
 }
 
 /// The NetworkInterface behind a NAT section.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NATTableIPTargetRef {
     /// UID of the target.
@@ -72,7 +72,7 @@ pub struct NATTableIPTargetRef {
 }
 
 /// A list of NATTables.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NATTableList {
     /// Always `core.apinet.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -89,6 +89,8 @@ pub struct NATTableList {
 crate::impl_resource!(NATTable, group: GROUP, version: VERSION, plural: "nattables", scope: Namespaced);
 
 impl ApiKind for NATTable {
+    type List = NATTableList;
+
     const FACTS: KindFacts = KindFacts {
         singular: "nattable",
         short_names: &[],

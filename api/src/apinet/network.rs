@@ -15,7 +15,7 @@ use crate::common::{ApiVersionTag, IPPrefix, KindTag, ListKindTag};
 use crate::kind::{ApiKind, KindFacts, TableColumn};
 
 /// A Network of the apinet layer.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Network {
     /// Always `core.apinet.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -34,7 +34,7 @@ pub struct Network {
 }
 
 /// The desired state of a Network.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NetworkSpec {
     /// The VNI as a canonical decimal string; allocated by the server when empty.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -45,7 +45,7 @@ pub struct NetworkSpec {
 }
 
 /// A peering with another network.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NetworkPeering {
     /// The semantic name of the peering.
     #[serde(default)]
@@ -59,7 +59,7 @@ pub struct NetworkPeering {
 }
 
 /// A prefix exposed to a peered network.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PeeringPrefix {
     /// The semantic name of the prefix.
     #[serde(default)]
@@ -70,7 +70,7 @@ pub struct PeeringPrefix {
 }
 
 /// The observed state of a Network.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NetworkStatus {
     /// Peering states, keyed by partition (each metalnetlet writes its own entry).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -78,7 +78,7 @@ pub struct NetworkStatus {
 }
 
 /// The state of one peering in one partition.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NetworkPeeringStatus {
     /// The VNI of the peer network.
     #[serde(default)]
@@ -96,7 +96,7 @@ pub const NETWORK_PEERING_STATE_READY: &str = "Ready";
 pub const NETWORK_PEERING_STATE_ERROR: &str = "Error";
 
 /// A list of Networks.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NetworkList {
     /// Always `core.apinet.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -113,6 +113,8 @@ pub struct NetworkList {
 crate::impl_resource!(Network, group: GROUP, version: VERSION, plural: "networks", scope: Namespaced);
 
 impl ApiKind for Network {
+    type List = NetworkList;
+
     const FACTS: KindFacts = KindFacts {
         singular: "network",
         short_names: &[],

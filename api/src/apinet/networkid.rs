@@ -15,7 +15,7 @@ use crate::kind::{ApiKind, KindFacts, TableColumn};
 pub const MAX_VNI: u32 = 16_777_215;
 
 /// A NetworkID: the VNI named by `metadata.name` is allocated to `spec.claimRef`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NetworkID {
     /// Always `core.apinet.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -31,7 +31,7 @@ pub struct NetworkID {
 }
 
 /// The desired state of a NetworkID.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkIDSpec {
     /// The Network that holds this VNI.
@@ -43,7 +43,7 @@ pub struct NetworkIDSpec {
 pub type NetworkIDClaimRef = ClaimRef;
 
 /// A list of NetworkIDs.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NetworkIDList {
     /// Always `core.apinet.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -91,6 +91,8 @@ pub fn is_network_id_claimed_by(id: &NetworkID, uid: &str) -> bool {
 }
 
 impl ApiKind for NetworkID {
+    type List = NetworkIDList;
+
     const FACTS: KindFacts = KindFacts {
         singular: "networkid",
         short_names: &[],

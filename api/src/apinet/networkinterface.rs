@@ -20,7 +20,7 @@ use crate::common::{
 use crate::kind::{ApiKind, KindFacts, TableColumn};
 
 /// A NetworkInterface of the apinet layer.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NetworkInterface {
     /// Always `core.apinet.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -39,7 +39,7 @@ pub struct NetworkInterface {
 }
 
 /// The desired state of a NetworkInterface.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkInterfaceSpec {
     /// The node hosting the interface.
@@ -54,19 +54,21 @@ pub struct NetworkInterfaceSpec {
     /// Additional prefixes routed to the interface.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub prefixes: Vec<IPPrefix>,
-    /// NAT claims, one per family without a public IP (Go field `NATs`).
+    /// NAT claims, one per IP family without a public IP.
+    // Go field `NATs`.
     #[serde(rename = "natGateways", default, skip_serializing_if = "Vec::is_empty")]
     pub nats: Vec<NetworkInterfaceNAT>,
     /// The hostname the interface announces (a DNS label).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub hostname: String,
-    /// The public IPs, at most one per family (merge key `name`).
+    /// The public IPs, at most one per family, one per `name`.
+    #[schemars(transform = crate::common::schema::list_map_by_name)]
     #[serde(rename = "publicIPs", default, skip_serializing_if = "Vec::is_empty")]
     pub public_ips: Vec<NetworkInterfacePublicIP>,
 }
 
 /// The NAT of one IP family of a NetworkInterface.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkInterfaceNAT {
     /// The IP family handled by the NAT gateway.
@@ -81,10 +83,10 @@ pub struct NetworkInterfaceNAT {
 pub type NetworkInterfaceNATClaimRef = LocalUIDReference;
 
 /// A public IP of a NetworkInterface.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkInterfacePublicIP {
-    /// The semantic name of the public IP (merge key).
+    /// The semantic name of the public IP; unique within the list.
     #[serde(default)]
     pub name: String,
     /// The IP family; defaulted from `ip`.
@@ -96,7 +98,7 @@ pub struct NetworkInterfacePublicIP {
 }
 
 /// The observed state of a NetworkInterface.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkInterfaceStatus {
     /// `Ready`, `Pending` or `Error`.
@@ -120,7 +122,7 @@ pub struct NetworkInterfaceStatus {
 }
 
 /// A PCI address.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PCIAddress {
     /// The PCI domain.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -137,7 +139,7 @@ pub struct PCIAddress {
 }
 
 /// A TAP device.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TAPDevice {
     /// The name of the TAP device.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -152,7 +154,7 @@ pub const NETWORK_INTERFACE_STATE_PENDING: &str = "Pending";
 pub const NETWORK_INTERFACE_STATE_ERROR: &str = "Error";
 
 /// A list of NetworkInterfaces.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NetworkInterfaceList {
     /// Always `core.apinet.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -190,6 +192,8 @@ impl NetworkInterface {
 }
 
 impl ApiKind for NetworkInterface {
+    type List = NetworkInterfaceList;
+
     const FACTS: KindFacts = KindFacts {
         singular: "networkinterface",
         short_names: &[],

@@ -28,7 +28,7 @@ pub const POLICY_TYPES: &[&str] = &[POLICY_TYPE_EGRESS, POLICY_TYPE_INGRESS];
 pub const OBJECT_SELECTOR_KINDS: &[&str] = &["LoadBalancer", "NetworkInterface"];
 
 /// A NetworkPolicy of the apinet layer (no status).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NetworkPolicy {
     /// Always `core.apinet.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -44,7 +44,7 @@ pub struct NetworkPolicy {
 }
 
 /// The desired state of a NetworkPolicy.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkPolicySpec {
     /// The apinet Network the policy regulates.
@@ -68,7 +68,7 @@ pub struct NetworkPolicySpec {
 }
 
 /// A rule for ingress traffic: peers and ports are each ORed; empty matches all.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NetworkPolicyIngressRule {
     /// The allowed sources.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -79,7 +79,7 @@ pub struct NetworkPolicyIngressRule {
 }
 
 /// A rule for egress traffic: peers and ports are each ORed; empty matches all.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NetworkPolicyEgressRule {
     /// The allowed destination ports.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -90,7 +90,7 @@ pub struct NetworkPolicyEgressRule {
 }
 
 /// A peer to allow traffic from or to: at most one of its fields.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkPolicyPeer {
     /// Objects of a kind selected by labels.
@@ -102,7 +102,7 @@ pub struct NetworkPolicyPeer {
 }
 
 /// An IP block with optional exceptions inside it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IPBlock {
     /// The block; required.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -113,7 +113,7 @@ pub struct IPBlock {
 }
 
 /// A port (range) to allow traffic on.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkPolicyPort {
     /// `TCP`, `UDP` or `SCTP`.
@@ -128,7 +128,7 @@ pub struct NetworkPolicyPort {
 }
 
 /// A list of NetworkPolicies.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NetworkPolicyList {
     /// Always `core.apinet.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -244,6 +244,8 @@ fn validate_rule(
 }
 
 impl ApiKind for NetworkPolicy {
+    type List = NetworkPolicyList;
+
     const FACTS: KindFacts = KindFacts {
         singular: "networkpolicy",
         short_names: &[],

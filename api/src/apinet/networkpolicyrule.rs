@@ -18,7 +18,7 @@ use crate::kind::{ApiKind, KindFacts, TableColumn};
 pub const FIELD_NETWORK_REF_NAME: &str = "networkRef.name";
 
 /// A NetworkPolicyRule (top-level fields, no spec, no status).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkPolicyRule {
     /// Always `core.apinet.ironcore.dev/v1alpha1`.
@@ -47,7 +47,7 @@ pub struct NetworkPolicyRule {
 }
 
 /// A NetworkInterface the policy applies to.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TargetNetworkInterface {
     /// The IP of the target; required.
@@ -59,13 +59,15 @@ pub struct TargetNetworkInterface {
 }
 
 /// One resolved rule: peers as IP blocks and object IPs, plus ports.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Rule {
-    /// IP blocks (JSON `ipBlock`, Go field `CIDRBlock`).
+    /// IP blocks.
+    // JSON `ipBlock`, Go field `CIDRBlock`.
     #[serde(rename = "ipBlock", default, skip_serializing_if = "Vec::is_empty")]
     pub cidr_block: Vec<IPBlock>,
-    /// IPs of selected objects (JSON `ips`, Go field `ObjectIPs`).
+    /// IPs of selected objects.
+    // JSON `ips`, Go field `ObjectIPs`.
     #[serde(rename = "ips", default, skip_serializing_if = "Vec::is_empty")]
     pub object_ips: Vec<ObjectIP>,
     /// The protocols and ports.
@@ -74,7 +76,7 @@ pub struct Rule {
 }
 
 /// The IP (prefix) of a selected object.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectIP {
     /// The family of the prefix.
@@ -86,7 +88,7 @@ pub struct ObjectIP {
 }
 
 /// A list of NetworkPolicyRules.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NetworkPolicyRuleList {
     /// Always `core.apinet.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -103,6 +105,8 @@ pub struct NetworkPolicyRuleList {
 crate::impl_resource!(NetworkPolicyRule, group: GROUP, version: VERSION, plural: "networkpolicyrules", scope: Namespaced);
 
 impl ApiKind for NetworkPolicyRule {
+    type List = NetworkPolicyRuleList;
+
     const FACTS: KindFacts = KindFacts {
         singular: "networkpolicyrule",
         short_names: &[],

@@ -3,6 +3,7 @@
 pub mod net;
 pub mod refs;
 pub mod resource;
+pub mod schema;
 pub mod table;
 pub mod tags;
 

@@ -1,9 +1,11 @@
 //! IP addresses, prefixes and families with Go `netip` parsing rules and canonical printing.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{Deserializer, Error as _};
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -43,6 +45,23 @@ impl IPFamily {
 
     /// The supported values, for NotSupported errors.
     pub const SUPPORTED: &'static [&'static str] = &["IPv4", "IPv6"];
+}
+
+impl JsonSchema for IPFamily {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        "IPFamily".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "enum": IPFamily::SUPPORTED,
+        })
+    }
 }
 
 impl fmt::Display for IPFamily {
@@ -163,6 +182,24 @@ impl Serialize for IP {
     }
 }
 
+impl JsonSchema for IP {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        "IP".into()
+    }
+
+    /// A string in OpenAPI format `ip`, as upstream's `commonv1alpha1.IP`.
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "format": "ip",
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for IP {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
@@ -272,6 +309,24 @@ impl fmt::Display for IPPrefix {
 impl Serialize for IPPrefix {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+impl JsonSchema for IPPrefix {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        "IPPrefix".into()
+    }
+
+    /// A string in OpenAPI format `ip-prefix`, as upstream's `commonv1alpha1.IPPrefix`.
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "format": "ip-prefix",
+        })
     }
 }
 

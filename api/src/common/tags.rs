@@ -3,10 +3,12 @@
 //! They let every kind derive serde while emitting `apiVersion` and `kind` the way k8s-openapi
 //! types do; on input any string is accepted (the server checks them against the URL).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
 use kube_core::Resource;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{Deserializer, IgnoredAny};
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -44,6 +46,19 @@ macro_rules! tag {
                 let $k = PhantomData::<K>;
                 let _ = $k;
                 s.serialize_str(&$value)
+            }
+        }
+        impl<K> JsonSchema for $name<K> {
+            fn inline_schema() -> bool {
+                true
+            }
+
+            fn schema_name() -> Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                json_schema!({"type": "string"})
             }
         }
         impl<'de, K> Deserialize<'de> for $name<K> {

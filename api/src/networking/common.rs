@@ -23,9 +23,11 @@ use serde_json::Value;
 use super::virtualip::{VirtualIPSpec, validate_virtual_ip_spec};
 use crate::common::{IP, IPFamily, IPPrefix, LocalUIDReference};
 
-/// A reference to an object in the same namespace by name (k8s `LocalObjectReference`;
-/// `name` is omitted when empty, as Go does).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A reference to an object in the same namespace by name.
+// k8s `LocalObjectReference`; `name` is omitted when empty, as Go does.
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct LocalObjectReference {
     /// Name of the referenced object.
     #[serde(
@@ -44,7 +46,7 @@ impl LocalObjectReference {
 }
 
 /// How to obtain an IP: a literal value or an ephemeral ipam Prefix (exactly one).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IPSource {
     /// An IP literal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -55,7 +57,7 @@ pub struct IPSource {
 }
 
 /// How to obtain a prefix: a literal value or an ephemeral ipam Prefix (exactly one).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PrefixSource {
     /// A prefix literal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -66,7 +68,7 @@ pub struct PrefixSource {
 }
 
 /// An ipam Prefix created for, and deleted with, the surrounding object.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EphemeralPrefixSource {
     /// The template of the Prefix.
@@ -75,7 +77,7 @@ pub struct EphemeralPrefixSource {
 }
 
 /// The template of an ipam Prefix (`ipam.ironcore.dev/v1alpha1` PrefixTemplateSpec).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PrefixTemplateSpec {
     /// Labels and annotations of the Prefix; nothing else may be set.
     #[serde(
@@ -92,7 +94,7 @@ pub struct PrefixTemplateSpec {
 }
 
 /// The spec of an ipam Prefix (`ipam.ironcore.dev/v1alpha1` PrefixSpec).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PrefixSpec {
     /// The IP family; inferred from `prefix` when unset.
@@ -128,7 +130,7 @@ impl PrefixSpec {
 }
 
 /// How to obtain a VirtualIP: a reference or an ephemeral VirtualIP (exactly one).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VirtualIPSource {
     /// An existing VirtualIP in the same namespace.
     #[serde(
@@ -143,7 +145,7 @@ pub struct VirtualIPSource {
 }
 
 /// A VirtualIP created for the surrounding object.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EphemeralVirtualIPSource {
     /// The template of the VirtualIP.
     #[serde(
@@ -155,7 +157,7 @@ pub struct EphemeralVirtualIPSource {
 }
 
 /// The template of an ephemeral VirtualIP.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VirtualIPTemplateSpec {
     /// Labels and annotations of the VirtualIP; nothing else may be set.
     #[serde(
@@ -172,7 +174,7 @@ pub struct VirtualIPTemplateSpec {
 }
 
 /// A VirtualIP spec (inlined) plus what happens to the VirtualIP when its owner goes away.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EphemeralVirtualIPSpec {
     /// The type of the VirtualIP; only `Public`.
@@ -218,7 +220,7 @@ pub const RECLAIM_POLICY_DELETE: &str = "Delete";
 
 /// Selects objects of one kind by labels (`core.ironcore.dev/v1alpha1` ObjectSelector, with the
 /// label selector inlined).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectSelector {
     /// The kind of the selected objects.

@@ -24,7 +24,7 @@ use crate::common::{ApiVersionTag, IP, IPFamily, KindTag, ListKindTag};
 use crate::kind::{ApiKind, KindFacts, TableColumn};
 
 /// A LoadBalancer: stable IPs whose traffic is spread over selected NetworkInterfaces.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoadBalancer {
     /// Always `networking.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -52,7 +52,7 @@ pub struct LoadBalancer {
 }
 
 /// The desired state of a LoadBalancer.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoadBalancerSpec {
     /// `Public` or `Internal`.
@@ -62,7 +62,8 @@ pub struct LoadBalancerSpec {
         deserialize_with = "crate::networking::common::null_as_default"
     )]
     pub type_: String,
-    /// The IP families of the load balancer. Always emitted (`null` when unset), as Go does.
+    /// The IP families of the load balancer; defaulted from `ips`.
+    // Always emitted (`null` when unset), as Go does.
     #[serde(default)]
     pub ip_families: Option<Vec<IPFamily>>,
     /// The IPs to use, one per family; only for `Internal` load balancers.
@@ -91,7 +92,7 @@ pub struct LoadBalancerSpec {
 }
 
 /// A port (range) a LoadBalancer allows.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoadBalancerPort {
     /// `TCP` (the default), `UDP` or `SCTP`.
@@ -124,7 +125,7 @@ impl LoadBalancerPort {
 }
 
 /// The observed state of a LoadBalancer.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoadBalancerStatus {
     /// The allocated IPs.
     #[serde(
@@ -136,7 +137,7 @@ pub struct LoadBalancerStatus {
 }
 
 /// A list of LoadBalancers.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoadBalancerList {
     /// Always `networking.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -198,6 +199,8 @@ fn validate_ports(ports: &[LoadBalancerPort], path: &Path) -> FieldErrors {
 }
 
 impl ApiKind for LoadBalancer {
+    type List = LoadBalancerList;
+
     const FACTS: KindFacts = KindFacts {
         singular: "loadbalancer",
         short_names: &["lb"],

@@ -19,7 +19,7 @@ use crate::common::{ApiVersionTag, IP, KindTag, ListKindTag};
 use crate::kind::{ApiKind, KindFacts, TableColumn};
 
 /// A LoadBalancerRouting: the destinations of a LoadBalancer.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoadBalancerRouting {
     /// Always `networking.ironcore.dev/v1alpha1`.
@@ -39,13 +39,14 @@ pub struct LoadBalancerRouting {
         deserialize_with = "crate::networking::common::null_as_default"
     )]
     pub network_ref: LoadBalancerRoutingNetworkRef,
-    /// The target NetworkInterfaces. Always emitted (`null` when unset), as Go does.
+    /// The target NetworkInterfaces the load balancer forwards traffic to.
+    // Always emitted (`null` when unset), as Go does.
     #[serde(default)]
     pub destinations: Option<Vec<LoadBalancerDestination>>,
 }
 
 /// The Network of a LoadBalancerRouting, by name and (once known) UID.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoadBalancerRoutingNetworkRef {
     /// Name of the Network.
     #[serde(
@@ -63,7 +64,7 @@ pub struct LoadBalancerRoutingNetworkRef {
 }
 
 /// One target NetworkInterface of a load balancer.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoadBalancerDestination {
     /// Name of the NetworkInterface.
     #[serde(
@@ -91,7 +92,7 @@ pub struct LoadBalancerDestination {
 }
 
 /// A list of LoadBalancerRoutings.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoadBalancerRoutingList {
     /// Always `networking.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -114,6 +115,8 @@ crate::impl_resource!(LoadBalancerRouting, group: GROUP, version: VERSION, plura
 pub const FIELD_LABEL_NETWORK_REF_NAME: &str = "networkRef.name";
 
 impl ApiKind for LoadBalancerRouting {
+    type List = LoadBalancerRoutingList;
+
     const FACTS: KindFacts = KindFacts {
         singular: "loadbalancerrouting",
         short_names: &["lbr", "lbrt"],

@@ -19,7 +19,7 @@ use crate::common::{ApiVersionTag, IP, IPFamily, KindTag, ListKindTag};
 use crate::kind::{ApiKind, KindFacts, TableColumn};
 
 /// A NATGateway: source NAT for a Network's interfaces without a public IP of their own.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NATGateway {
     /// Always `networking.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -47,7 +47,7 @@ pub struct NATGateway {
 }
 
 /// The desired state of a NATGateway.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NATGatewaySpec {
     /// The type of the NATGateway; only `Public`.
@@ -75,7 +75,7 @@ pub struct NATGatewaySpec {
 }
 
 /// The observed state of a NATGateway.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NATGatewayStatus {
     /// The allocated public IPs.
     #[serde(
@@ -87,7 +87,7 @@ pub struct NATGatewayStatus {
 }
 
 /// One allocated public IP of a NATGateway.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NATGatewayIPStatus {
     /// The name of the IP.
     #[serde(
@@ -95,13 +95,14 @@ pub struct NATGatewayIPStatus {
         deserialize_with = "crate::networking::common::null_as_default"
     )]
     pub name: String,
-    /// The IP (always emitted, `null` when unset).
+    /// The allocated public IP.
+    // Always emitted (`null` when unset), as Go does.
     #[serde(default)]
     pub ip: Option<IP>,
 }
 
 /// A list of NATGateways.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NATGatewayList {
     /// Always `networking.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -128,6 +129,8 @@ pub const DEFAULT_PORTS_PER_NETWORK_INTERFACE: i32 = 2048;
 pub const MAX_PORTS_PER_NETWORK_INTERFACE: i32 = 32768;
 
 impl ApiKind for NATGateway {
+    type List = NATGatewayList;
+
     const FACTS: KindFacts = KindFacts {
         singular: "natgateway",
         short_names: &["ngw"],

@@ -21,7 +21,7 @@ use crate::common::{ApiVersionTag, IPPrefix, KindTag, ListKindTag};
 use crate::kind::{ApiKind, KindFacts, TableColumn};
 
 /// A Network: an isolated layer-3 network.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Network {
     /// Always `networking.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -49,7 +49,7 @@ pub struct Network {
 }
 
 /// The desired state of a Network.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkSpec {
     /// The provider-internal ID, set once by the network plugin.
@@ -60,7 +60,9 @@ pub struct NetworkSpec {
         skip_serializing_if = "String::is_empty"
     )]
     pub provider_id: String,
-    /// Peerings with other networks (merge key `name`).
+    /// Peerings with other networks, one per `name`. Traffic flows once both networks peer
+    /// with each other.
+    #[schemars(transform = crate::common::schema::list_map_by_name)]
     #[serde(
         default,
         deserialize_with = "crate::networking::common::null_as_default",
@@ -68,6 +70,7 @@ pub struct NetworkSpec {
     )]
     pub peerings: Vec<NetworkPeering>,
     /// Networks whose peering with this one is accepted; written by the peering controller.
+    #[schemars(transform = crate::common::schema::list_map_by_name)]
     #[serde(
         default,
         deserialize_with = "crate::networking::common::null_as_default",
@@ -77,7 +80,7 @@ pub struct NetworkSpec {
 }
 
 /// A peering with another network.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkPeering {
     /// The semantic name of the peering.
@@ -102,7 +105,7 @@ pub struct NetworkPeering {
 }
 
 /// A reference to the network to peer with.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NetworkPeeringNetworkRef {
     /// Namespace of the network; empty = the peering network's own namespace.
     #[serde(
@@ -120,7 +123,7 @@ pub struct NetworkPeeringNetworkRef {
 }
 
 /// A prefix exposed to a peered network: a CIDR or an ipam Prefix.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PeeringPrefix {
     /// The semantic name of the prefix.
@@ -141,7 +144,7 @@ pub struct PeeringPrefix {
 }
 
 /// A network that claims a peering with this one.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NetworkPeeringClaimRef {
     /// Namespace of the network; empty = this network's namespace.
     #[serde(
@@ -166,7 +169,7 @@ pub struct NetworkPeeringClaimRef {
 }
 
 /// The observed state of a Network.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NetworkStatus {
     /// `Pending`, `Available` or `Error`.
     #[serde(
@@ -175,7 +178,8 @@ pub struct NetworkStatus {
         skip_serializing_if = "String::is_empty"
     )]
     pub state: String,
-    /// The state of each peering (merge key `name`).
+    /// The state of each peering, one per peering `name`.
+    #[schemars(transform = crate::common::schema::list_map_by_name)]
     #[serde(
         default,
         deserialize_with = "crate::networking::common::null_as_default",
@@ -185,7 +189,7 @@ pub struct NetworkStatus {
 }
 
 /// The observed state of one peering.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NetworkPeeringStatus {
     /// The name of the peering.
     #[serde(
@@ -210,7 +214,7 @@ pub struct NetworkPeeringStatus {
 }
 
 /// A prefix exposed to a peer, as realized.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PeeringPrefixStatus {
     /// The name of the peering prefix.
     #[serde(
@@ -224,7 +228,7 @@ pub struct PeeringPrefixStatus {
 }
 
 /// A list of Networks.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NetworkList {
     /// Always `networking.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -391,6 +395,8 @@ fn validate_peering_prefixes(prefixes: &[PeeringPrefix], path: &Path) -> FieldEr
 }
 
 impl ApiKind for Network {
+    type List = NetworkList;
+
     const FACTS: KindFacts = KindFacts {
         singular: "network",
         short_names: &["net"],

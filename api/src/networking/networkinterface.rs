@@ -26,7 +26,7 @@ use crate::common::{
 use crate::kind::{ApiKind, KindFacts, TableColumn};
 
 /// A NetworkInterface: a Machine's connection to a Network.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NetworkInterface {
     /// Always `networking.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -54,7 +54,7 @@ pub struct NetworkInterface {
 }
 
 /// The desired state of a NetworkInterface.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkInterfaceSpec {
     /// The provider-internal ID, set by the machine pool.
@@ -75,10 +75,11 @@ pub struct NetworkInterfaceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine_ref: Option<LocalUIDReference>,
     /// The IP families of the interface, index-aligned with `ips`; immutable.
-    /// Always emitted (`null` when unset), as Go does.
+    // Always emitted (`null` when unset), as Go does.
     #[serde(default)]
     pub ip_families: Option<Vec<IPFamily>>,
-    /// The IPs, one per family. Always emitted (`null` when unset), as Go does.
+    /// The IPs, one per family: a literal IP or an ephemeral ipam Prefix to allocate it from.
+    // Always emitted (`null` when unset), as Go does.
     #[serde(default)]
     pub ips: Option<Vec<IPSource>>,
     /// Prefixes routed to the interface.
@@ -101,7 +102,7 @@ pub struct NetworkInterfaceSpec {
 }
 
 /// The observed state of a NetworkInterface.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkInterfaceStatus {
     /// `Pending`, `Available` or `Error`; defaulted to `Pending`.
@@ -134,7 +135,7 @@ pub struct NetworkInterfaceStatus {
 }
 
 /// A list of NetworkInterfaces.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NetworkInterfaceList {
     /// Always `networking.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -255,6 +256,8 @@ const COLUMNS: &[TableColumn] = &[
 ];
 
 impl ApiKind for NetworkInterface {
+    type List = NetworkInterfaceList;
+
     const FACTS: KindFacts = KindFacts {
         singular: "networkinterface",
         short_names: &["nic"],

@@ -25,7 +25,7 @@ use crate::common::{ApiVersionTag, IPPrefix, KindTag, ListKindTag};
 use crate::kind::{ApiKind, KindFacts, TableColumn};
 
 /// A NetworkPolicy: which traffic the selected NetworkInterfaces may send and receive.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NetworkPolicy {
     /// Always `networking.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -53,7 +53,7 @@ pub struct NetworkPolicy {
 }
 
 /// The desired state of a NetworkPolicy.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkPolicySpec {
     /// The Network (same namespace) the policy regulates; immutable.
@@ -92,7 +92,7 @@ pub struct NetworkPolicySpec {
 }
 
 /// A rule for incoming traffic: from any of `from`, on any of `ports`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NetworkPolicyIngressRule {
     /// The allowed ports; empty = all.
     #[serde(
@@ -111,7 +111,7 @@ pub struct NetworkPolicyIngressRule {
 }
 
 /// A rule for outgoing traffic: to any of `to`, on any of `ports`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NetworkPolicyEgressRule {
     /// The allowed ports; empty = all.
     #[serde(
@@ -130,7 +130,7 @@ pub struct NetworkPolicyEgressRule {
 }
 
 /// A port (range) of a rule.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkPolicyPort {
     /// `TCP` (the default), `UDP` or `SCTP`.
@@ -149,7 +149,7 @@ pub struct NetworkPolicyPort {
 }
 
 /// A traffic peer: objects selected by kind and labels, or an IP block (exactly one).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkPolicyPeer {
     /// Objects of a kind, by labels.
@@ -161,9 +161,10 @@ pub struct NetworkPolicyPeer {
 }
 
 /// A CIDR with optional exceptions inside it.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IPBlock {
-    /// The block (always emitted, `null` when unset).
+    /// The CIDR of the block, e.g. `10.0.0.0/16`.
+    // Always emitted (`null` when unset), as Go does.
     #[serde(default)]
     pub cidr: Option<IPPrefix>,
     /// Sub-ranges of `cidr` excluded from it.
@@ -176,7 +177,7 @@ pub struct IPBlock {
 }
 
 /// The observed state of a NetworkPolicy.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NetworkPolicyStatus {
     /// Conditions reported by the network plugin.
     #[serde(
@@ -188,7 +189,7 @@ pub struct NetworkPolicyStatus {
 }
 
 /// One condition of a NetworkPolicy.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkPolicyCondition {
     /// The type of the condition (free form).
@@ -223,13 +224,14 @@ pub struct NetworkPolicyCondition {
         skip_serializing_if = "is_zero_i64"
     )]
     pub observed_generation: i64,
-    /// When the status last changed (always emitted, `null` when unset).
+    /// When the status last changed.
+    // Always emitted (`null` when unset), as Go does.
     #[serde(default)]
     pub last_transition_time: Option<Time>,
 }
 
 /// A list of NetworkPolicies.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NetworkPolicyList {
     /// Always `networking.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -359,6 +361,8 @@ impl NetworkPolicySpec {
 }
 
 impl ApiKind for NetworkPolicy {
+    type List = NetworkPolicyList;
+
     const FACTS: KindFacts = KindFacts {
         singular: "networkpolicy",
         short_names: &["netpol"],

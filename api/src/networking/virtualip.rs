@@ -11,7 +11,7 @@ use crate::common::{ApiVersionTag, IP, IPFamily, KindTag, ListKindTag, LocalUIDR
 use crate::kind::{ApiKind, KindFacts, TableColumn};
 
 /// A VirtualIP: a stable public IP that a NetworkInterface can claim.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VirtualIP {
     /// Always `networking.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -39,7 +39,7 @@ pub struct VirtualIP {
 }
 
 /// The desired state of a VirtualIP.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VirtualIPSpec {
     /// The type of the VirtualIP; only `Public`.
@@ -61,7 +61,7 @@ pub struct VirtualIPSpec {
 }
 
 /// The observed state of a VirtualIP.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VirtualIPStatus {
     /// The allocated public IP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -69,7 +69,7 @@ pub struct VirtualIPStatus {
 }
 
 /// A list of VirtualIPs.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VirtualIPList {
     /// Always `networking.ironcore.dev/v1alpha1`.
     #[serde(rename = "apiVersion")]
@@ -131,6 +131,8 @@ pub fn validate_virtual_ip_spec(spec: &VirtualIPSpec, path: &Path) -> FieldError
 }
 
 impl ApiKind for VirtualIP {
+    type List = VirtualIPList;
+
     const FACTS: KindFacts = KindFacts {
         singular: "virtualip",
         short_names: &["vip"],

@@ -2,11 +2,12 @@
 //!
 //! Nothing here knows an IronCore kind: it holds the rules every Kubernetes-style object
 //! follows (field errors and how they become `Status` causes, name and metadata validation,
-//! label selectors).
+//! label selectors, OpenAPI documents).
 
 pub mod field;
 pub mod meta;
 pub mod names;
+pub mod openapi;
 pub mod selector;
 
 pub use field::{ErrorType, FieldError, FieldErrors, Path};

@@ -7,6 +7,7 @@
 //! [`watch`] (fed by the per-resource [`watch_cache`]) → [`response`] encodes the result in the
 //! representation [`negotiate`] chose (JSON, YAML, [`table`], PartialObjectMetadata).
 
+pub mod allocator;
 pub mod discovery;
 pub mod dupes;
 pub mod errors;
@@ -16,6 +17,7 @@ pub mod metrics;
 pub mod negotiate;
 pub mod object;
 pub mod objects;
+pub mod openapi;
 pub mod registry;
 pub mod request;
 pub mod response;

@@ -2,9 +2,16 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
+
+use bytes::Bytes;
+use ironcore_storage::{
+    DeleteResult, GetResult, ListOptions, ListResult, Revision, Store, StoreError, TxnOp,
+    WatchStream, WriteResult,
+};
 
 const BUCKETS: &[f64] = &[
     0.005, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
@@ -21,10 +28,44 @@ struct Histogram {
 #[derive(Default)]
 pub struct Metrics {
     requests: Mutex<BTreeMap<(String, String, u16), Histogram>>,
+    storage: Mutex<BTreeMap<String, Histogram>>,
     open_watches: AtomicI64,
 }
 
+fn record(h: &mut Histogram, elapsed: Duration) {
+    if h.counts.is_empty() {
+        h.counts = vec![0; BUCKETS.len()];
+    }
+    let secs = elapsed.as_secs_f64();
+    for (i, b) in BUCKETS.iter().enumerate() {
+        if secs <= *b {
+            h.counts[i] += 1;
+        }
+    }
+    h.sum += secs;
+    h.total += 1;
+}
+
+fn render_histogram(out: &mut String, name: &str, labels: &str, h: &Histogram) {
+    for (i, b) in BUCKETS.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{labels},le=\"{b}\"}} {}",
+            h.counts.get(i).copied().unwrap_or(0)
+        );
+    }
+    let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", h.total);
+    let _ = writeln!(out, "{name}_sum{{{labels}}} {}", h.sum);
+    let _ = writeln!(out, "{name}_count{{{labels}}} {}", h.total);
+}
+
 impl Metrics {
+    /// Records one storage operation.
+    pub fn observe_storage(&self, operation: &str, elapsed: Duration) {
+        let mut map = self.storage.lock().unwrap_or_else(|p| p.into_inner());
+        record(map.entry(operation.to_owned()).or_default(), elapsed);
+    }
+
     /// Records one finished request.
     pub fn observe(&self, verb: &str, resource: &str, code: u16, elapsed: Duration) {
         let mut map = self.requests.lock().unwrap_or_else(|p| p.into_inner());
@@ -72,27 +113,25 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE apiserver_request_duration_seconds histogram");
         for ((verb, res, code), h) in map.iter() {
             let labels = format!("verb=\"{verb}\",resource=\"{res}\",code=\"{code}\"");
-            for (i, b) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "apiserver_request_duration_seconds_bucket{{{labels},le=\"{b}\"}} {}",
-                    h.counts[i]
-                );
-            }
-            let _ = writeln!(
-                out,
-                "apiserver_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                h.total
-            );
-            let _ = writeln!(
-                out,
-                "apiserver_request_duration_seconds_sum{{{labels}}} {}",
-                h.sum
-            );
-            let _ = writeln!(
-                out,
-                "apiserver_request_duration_seconds_count{{{labels}}} {}",
-                h.total
+            render_histogram(&mut out, "apiserver_request_duration_seconds", &labels, h);
+        }
+        drop(map);
+        let storage = self.storage.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = writeln!(
+            out,
+            "# HELP apiserver_storage_request_duration_seconds Storage operation latency."
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE apiserver_storage_request_duration_seconds histogram"
+        );
+        for (op, h) in storage.iter() {
+            let labels = format!("operation=\"{op}\"");
+            render_histogram(
+                &mut out,
+                "apiserver_storage_request_duration_seconds",
+                &labels,
+                h,
             );
         }
         let _ = writeln!(
@@ -106,5 +145,67 @@ impl Metrics {
             self.open_watches.load(Ordering::Relaxed)
         );
         out
+    }
+}
+
+/// A [`Store`] that records the latency of every operation in [`Metrics`].
+pub struct MeteredStore {
+    inner: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+}
+
+impl MeteredStore {
+    /// Wraps `inner`, recording into `metrics`.
+    pub fn new(inner: Arc<dyn Store>, metrics: Arc<Metrics>) -> Self {
+        MeteredStore { inner, metrics }
+    }
+
+    async fn timed<T>(&self, op: &str, f: impl std::future::Future<Output = T>) -> T {
+        let start = std::time::Instant::now();
+        let out = f.await;
+        self.metrics.observe_storage(op, start.elapsed());
+        out
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for MeteredStore {
+    async fn get(&self, key: &str, revision: Option<Revision>) -> Result<GetResult, StoreError> {
+        self.timed("get", self.inner.get(key, revision)).await
+    }
+    async fn list(&self, prefix: &str, opts: ListOptions) -> Result<ListResult, StoreError> {
+        self.timed("list", self.inner.list(prefix, opts)).await
+    }
+    async fn create(&self, key: &str, value: Bytes) -> Result<WriteResult, StoreError> {
+        self.timed("create", self.inner.create(key, value)).await
+    }
+    async fn update(
+        &self,
+        key: &str,
+        value: Bytes,
+        expected: Revision,
+    ) -> Result<WriteResult, StoreError> {
+        self.timed("update", self.inner.update(key, value, expected))
+            .await
+    }
+    async fn delete(
+        &self,
+        key: &str,
+        expected: Option<Revision>,
+    ) -> Result<DeleteResult, StoreError> {
+        self.timed("delete", self.inner.delete(key, expected)).await
+    }
+    async fn txn(&self, ops: Vec<TxnOp>) -> Result<WriteResult, StoreError> {
+        self.timed("txn", self.inner.txn(ops)).await
+    }
+    async fn watch(&self, prefix: &str, after: Revision) -> Result<WatchStream, StoreError> {
+        self.inner.watch(prefix, after).await
+    }
+    async fn current_revision(&self) -> Result<Revision, StoreError> {
+        self.timed("current_revision", self.inner.current_revision())
+            .await
+    }
+    async fn compact(&self, revision: Revision) -> Result<(), StoreError> {
+        self.timed("compact", self.inner.compact(revision)).await
     }
 }

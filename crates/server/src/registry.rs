@@ -9,8 +9,10 @@ use std::sync::Arc;
 
 use ironcore_api::{ApiKind, TableColumn};
 use ironcore_apimachinery::FieldErrors;
+use ironcore_apimachinery::openapi::KindSchemas;
 use serde_json::Value;
 
+use crate::allocator::Allocator;
 use crate::object::unknown_fields;
 
 /// Facts about one served resource (a kind under its plural).
@@ -82,6 +84,17 @@ pub trait KindStrategy: Send + Sync + 'static {
 
     /// Table cells after `Name`.
     fn table_cells(&self, object: &Value) -> Vec<Value>;
+
+    /// The JSON schemas of the kind and its list for OpenAPI; `None` leaves the resource out
+    /// of the OpenAPI documents. Strategies wrapping a typed one should forward this.
+    fn openapi(&self) -> Option<KindSchemas> {
+        None
+    }
+
+    /// Storage side effects committed with this kind's writes, if any.
+    fn allocator(&self) -> Option<&dyn Allocator> {
+        None
+    }
 }
 
 /// [`KindStrategy`] for a typed kind.
@@ -170,6 +183,10 @@ impl<K: ApiKind> KindStrategy for TypedStrategy<K> {
             Err(_) => self.info.columns.iter().map(|_| Value::Null).collect(),
         }
     }
+
+    fn openapi(&self) -> Option<KindSchemas> {
+        Some(crate::openapi::kind_schemas::<K>())
+    }
 }
 
 /// Removes `null` members of objects (recursively): Kubernetes reads an explicit null as unset.
@@ -181,6 +198,43 @@ fn strip_nulls(v: &mut Value) {
         }
         Value::Array(a) => a.iter_mut().for_each(strip_nulls),
         _ => {}
+    }
+}
+
+/// A strategy with an [`Allocator`]: everything else is delegated to the inner strategy.
+pub struct WithAllocator<S, A> {
+    inner: S,
+    allocator: A,
+}
+
+impl<S: KindStrategy, A: Allocator> WithAllocator<S, A> {
+    /// `inner` whose writes also commit `allocator`'s operations.
+    pub fn new(inner: S, allocator: A) -> Self {
+        WithAllocator { inner, allocator }
+    }
+}
+
+impl<S: KindStrategy, A: Allocator> KindStrategy for WithAllocator<S, A> {
+    fn info(&self) -> &ResourceInfo {
+        self.inner.info()
+    }
+    fn admit_create(&self, object: Value) -> Admission {
+        self.inner.admit_create(object)
+    }
+    fn admit_update(&self, object: Value, old: &Value) -> Admission {
+        self.inner.admit_update(object, old)
+    }
+    fn field_label(&self, object: &Value, label: &str) -> Option<String> {
+        self.inner.field_label(object, label)
+    }
+    fn table_cells(&self, object: &Value) -> Vec<Value> {
+        self.inner.table_cells(object)
+    }
+    fn allocator(&self) -> Option<&dyn Allocator> {
+        Some(&self.allocator)
+    }
+    fn openapi(&self) -> Option<KindSchemas> {
+        self.inner.openapi()
     }
 }
 

@@ -11,9 +11,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use http::Response;
 use ironcore_apimachinery::{FieldError, FieldErrors, Path};
-use ironcore_storage::{ListOptions, StoreError};
+use ironcore_storage::{Condition, ListOptions, StoreError, TxnOp};
 use serde_json::{Map, Value, json};
 
+use crate::allocator::{
+    AllocContext, Attempt, CommitError, MAX_ALLOCATION_ATTEMPTS, delete_op, exhausted, try_commit,
+    update_op,
+};
 use crate::errors::ApiError;
 use crate::filter::Filter;
 use crate::negotiate::Representation;
@@ -233,7 +237,8 @@ fn generate_name(prefix: &str) -> String {
     format!("{base}{suffix}")
 }
 
-fn now_rfc3339() -> String {
+/// The current time as kube-apiserver writes timestamps (RFC 3339, seconds, UTC).
+pub fn now_rfc3339() -> String {
     let now = jiff::Timestamp::now();
     jiff::Timestamp::from_second(now.as_second())
         .unwrap_or(now)
@@ -305,32 +310,75 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
             Admission::Invalid(errs) => return Err(ctx.invalid(&name, &errs)),
         };
         let warnings = check_fields(policy, &unknown, &dupes)?;
-        if dry_run {
-            return Ok(ctx.respond(201, &admitted, &warnings));
-        }
         let key = ctx.key(&name);
-        match ctx
-            .objects
-            .store()
-            .create(&key, Objects::encode(&admitted))
-            .await
-        {
-            Ok(w) => {
-                let mut out = admitted;
+        let (result, mut out) = match ctx.strategy.allocator() {
+            None if dry_run => return Ok(ctx.respond(201, &admitted, &warnings)),
+            None => {
+                let r = match ctx
+                    .objects
+                    .store()
+                    .create(&key, Objects::encode(&admitted))
+                    .await
+                {
+                    Ok(w) => Ok(w.revision),
+                    Err(StoreError::AlreadyExists { current, .. }) => {
+                        Err(CommitError::AlreadyExists(Objects::decode(&current).ok()))
+                    }
+                    Err(e) => Err(CommitError::Api(e.into())),
+                };
+                (r, admitted)
+            }
+            Some(alloc) => {
+                let cx = AllocContext {
+                    objects: ctx.objects,
+                    dry_run,
+                };
+                if dry_run {
+                    let mut out = admitted;
+                    alloc.on_create(&cx, &mut out).await?;
+                    return Ok(ctx.respond(201, &out, &warnings));
+                }
+                let mut out = admitted.clone();
+                let mut tries = 0;
+                let r = loop {
+                    tries += 1;
+                    let mut o = admitted.clone();
+                    let mut ops = alloc.on_create(&cx, &mut o).await?;
+                    ops.insert(
+                        0,
+                        TxnOp::Put {
+                            key: key.clone(),
+                            value: Objects::encode(&o),
+                            condition: Condition::Absent,
+                        },
+                    );
+                    match try_commit(ctx.objects, &key, ops).await {
+                        Attempt::Committed(rev) => {
+                            out = o;
+                            break Ok(rev);
+                        }
+                        Attempt::Retry if tries < MAX_ALLOCATION_ATTEMPTS => continue,
+                        Attempt::Retry => break Err(exhausted(&key)),
+                        Attempt::Failed(e) => break Err(e),
+                    }
+                };
+                (r, out)
+            }
+        };
+        match result {
+            Ok(revision) => {
                 set_meta(
                     &mut out,
                     "resourceVersion",
-                    Some(Value::from(w.revision.to_string())),
+                    Some(Value::from(revision.to_string())),
                 );
                 return Ok(ctx.respond(201, &out, &warnings));
             }
-            Err(StoreError::AlreadyExists { current, .. }) => {
+            Err(CommitError::AlreadyExists(current)) => {
                 if generate && attempts < 8 {
                     continue;
                 }
-                let deleting = Objects::decode(&current)
-                    .map(|c| meta_str(&c, "deletionTimestamp").is_some())
-                    .unwrap_or(false);
+                let deleting = current.is_some_and(|c| meta_str(&c, "deletionTimestamp").is_some());
                 return Err(ApiError::already_exists(
                     &info.group,
                     &info.plural,
@@ -338,7 +386,8 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
                     deleting,
                 ));
             }
-            Err(e) => return Err(e.into()),
+            Err(CommitError::Raced) => return Err(ctx.conflict(&name)),
+            Err(CommitError::Api(e)) => return Err(e),
         }
     }
 }
@@ -701,6 +750,49 @@ async fn write_update(
     let key = ctx.key(&name);
     let store = ctx.objects.store();
     let deleting = meta_str(&admitted, "deletionTimestamp").is_some();
+    if let Some(alloc) = ctx.strategy.allocator() {
+        let cx = AllocContext {
+            objects: ctx.objects,
+            dry_run: false,
+        };
+        let removing = deleting && finalizers(&admitted).is_empty();
+        let mut out = admitted.clone();
+        let mut tries = 0;
+        let r = loop {
+            tries += 1;
+            let mut o = admitted.clone();
+            let ops = if removing {
+                let mut ops = alloc.on_delete(&cx, old).await?;
+                ops.insert(0, delete_op(key.clone(), old_rev));
+                ops
+            } else {
+                let mut ops = alloc.on_update(&cx, &mut o, old).await?;
+                ops.insert(0, update_op(key.clone(), &o, old_rev));
+                ops
+            };
+            match try_commit(ctx.objects, &key, ops).await {
+                Attempt::Committed(rev) => {
+                    out = o;
+                    break Ok(rev);
+                }
+                Attempt::Retry if tries < MAX_ALLOCATION_ATTEMPTS => continue,
+                Attempt::Retry => break Err(exhausted(&key)),
+                Attempt::Failed(e) => break Err(e),
+            }
+        };
+        return match r {
+            Ok(revision) => {
+                set_meta(
+                    &mut out,
+                    "resourceVersion",
+                    Some(Value::from(revision.to_string())),
+                );
+                Ok(ctx.respond(200, &out, &warnings))
+            }
+            Err(CommitError::Raced | CommitError::AlreadyExists(_)) => Err(WriteError::Raced),
+            Err(CommitError::Api(e)) => Err(e.into()),
+        };
+    }
     if deleting && finalizers(&admitted).is_empty() {
         return match store.delete(&key, Some(old_rev)).await {
             Ok(d) => {
@@ -1029,6 +1121,29 @@ async fn delete_one(
         }
         if opts.dry_run {
             return Ok((current, true));
+        }
+        if let Some(alloc) = ctx.strategy.allocator() {
+            let cx = AllocContext {
+                objects: ctx.objects,
+                dry_run: false,
+            };
+            let mut tries = 0;
+            let r = loop {
+                tries += 1;
+                let mut ops = alloc.on_delete(&cx, &current).await?;
+                ops.insert(0, delete_op(key.clone(), kv.mod_revision));
+                match try_commit(ctx.objects, &key, ops).await {
+                    Attempt::Committed(rev) => break Ok(rev),
+                    Attempt::Retry if tries < MAX_ALLOCATION_ATTEMPTS => continue,
+                    Attempt::Retry => break Err(exhausted(&key)),
+                    Attempt::Failed(e) => break Err(e),
+                }
+            };
+            match r {
+                Ok(_) => return Ok((current, true)),
+                Err(CommitError::Raced | CommitError::AlreadyExists(_)) => continue,
+                Err(CommitError::Api(e)) => return Err(e),
+            }
         }
         match store.delete(&key, Some(kv.mod_revision)).await {
             Ok(_) => return Ok((current, true)),

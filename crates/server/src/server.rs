@@ -13,9 +13,10 @@ use serde_json::{Value, json};
 use crate::discovery;
 use crate::errors::ApiError;
 use crate::gate::{AllowAll, Gate};
-use crate::metrics::Metrics;
+use crate::metrics::{MeteredStore, Metrics};
 use crate::negotiate::{Representation, negotiate};
 use crate::objects::Objects;
+use crate::openapi::OpenApi;
 use crate::registry::Registry;
 use crate::request::{Query, ResourcePath, Route, route};
 use crate::response::{self, Body};
@@ -37,10 +38,12 @@ pub struct ApiServer {
     registry: Registry,
     objects: Objects,
     caches: HashMap<(String, String), Arc<WatchCache>>,
-    metrics: Metrics,
+    metrics: Arc<Metrics>,
     settings: ServerSettings,
     gate: Arc<dyn Gate>,
     shutdown: tokio::sync::watch::Receiver<bool>,
+    /// The OpenAPI documents, built once from the registry.
+    openapi: OpenApi,
 }
 
 /// The version this server reports, chosen so kubectl picks a matching client.
@@ -54,6 +57,8 @@ impl ApiServer {
         settings: ServerSettings,
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Result<Arc<Self>, StoreError> {
+        let metrics = Arc::new(Metrics::default());
+        let store: Arc<dyn Store> = Arc::new(MeteredStore::new(store, Arc::clone(&metrics)));
         let objects = Objects::new(store.clone(), &settings.storage_prefix);
         let mut caches = HashMap::new();
         for k in registry.kinds() {
@@ -61,11 +66,13 @@ impl ApiServer {
             let cache = WatchCache::start(store.clone(), objects.resource_prefix(i)).await?;
             caches.insert((i.group.clone(), i.plural.clone()), cache);
         }
+        let openapi = OpenApi::build(&registry, rest::PATCH_TYPES);
         Ok(Arc::new(ApiServer {
+            openapi,
             registry,
             objects,
             caches,
-            metrics: Metrics::default(),
+            metrics,
             settings,
             gate: Arc::new(AllowAll),
             shutdown,
@@ -191,6 +198,9 @@ impl ApiServer {
             Route::GroupVersion(g, v) => discovery::api_resource_list(&self.registry, g, v)
                 .map(|d| json(&d))
                 .ok_or_else(ApiError::path_not_found),
+            Route::OpenApiV2 | Route::OpenApiV3Root | Route::OpenApiV3(..) => {
+                self.openapi.serve(route, parts)
+            }
             _ => Err(ApiError::path_not_found()),
         }
     }

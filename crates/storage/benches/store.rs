@@ -2,22 +2,24 @@
 //!
 //! Run with `cargo bench -p ironcore-storage --bench store` (release build). Every scenario
 //! starts a fresh etcd (fresh data directory, loopback only) and measures, on that same etcd and
-//! in the same run, raw etcd-client requests shaped like kube-apiserver's and the same work
-//! through `EtcdStore`, alternating between the two in rounds so drift hits both alike. The
-//! embedded store (fresh directory per scenario) is measured beside them. Prints a Markdown
+//! in the same run, raw etcd-client requests shaped like kube-apiserver's, the same work
+//! through `EtcdStore`, and through the embedded store (fresh directory per scenario), rotating
+//! between the three in rounds so that drift of the machine hits all alike. Prints a Markdown
 //! table of throughputs and ratios.
 //!
-//! `BENCH_SCALE` (default 1.0) scales the operation counts.
+//! `BENCH_SCALE` (default 1.0) scales the operation counts; `BENCH_ONLY` (comma-separated
+//! `create`, `update`, `get`, `list`) picks scenarios.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use etcd_client::{Compare, CompareOp, GetOptions, KvClient, Txn, TxnOp};
-use ironcore_storage::{
-    EmbeddedConfig, EmbeddedStore, EtcdConfig, EtcdStore, ListOptions, Revision, Store,
-};
+use ironcore_storage::{EmbeddedConfig, EmbeddedStore, EtcdConfig, EtcdStore, ListOptions, Store};
 use ironcore_testing::EtcdProcess;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -48,20 +50,28 @@ fn count(base: usize) -> usize {
     ((base as f64 * scale()).round() as usize).max(1)
 }
 
-/// Runs `op(task, i)` for i in 0..per_task on each of `tasks` concurrent tasks; returns ops/s.
-async fn run<F, Fut>(tasks: usize, per_task: usize, op: F) -> Result<f64, BoxError>
+type OpFuture = Pin<Box<dyn Future<Output = Result<(), BoxError>> + Send>>;
+/// One benchmarked operation: `(round, task, i)` → a request.
+type Op = Arc<dyn Fn(usize, usize, usize) -> OpFuture + Send + Sync>;
+
+fn op<F, Fut>(f: F) -> Op
 where
-    F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
+    F: Fn(usize, usize, usize) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), BoxError>> + Send + 'static,
 {
-    let op = Arc::new(op);
+    Arc::new(move |r, t, i| Box::pin(f(r, t, i)))
+}
+
+/// Runs `op(round, task, i)` for i in 0..per_task on each of `tasks` concurrent tasks;
+/// returns ops/s.
+async fn run(tasks: usize, per_task: usize, round: usize, op: Op) -> Result<f64, BoxError> {
     let start = Instant::now();
     let mut handles = Vec::with_capacity(tasks);
     for t in 0..tasks {
         let op = op.clone();
         handles.push(tokio::spawn(async move {
             for i in 0..per_task {
-                op(t, i).await?;
+                op(round, t, i).await?;
             }
             Ok::<(), BoxError>(())
         }));
@@ -72,21 +82,39 @@ where
     Ok((tasks * per_task) as f64 / start.elapsed().as_secs_f64())
 }
 
+/// Measures every side in `ROUNDS` rounds, rotating which goes first, so that drift of the
+/// machine (other load, etcd's growing database) hits all sides alike. Returns ops/s per side
+/// (total operations over total time).
+async fn measure(tasks: usize, per_task: usize, sides: &[Op]) -> Result<Vec<f64>, BoxError> {
+    let mut time = vec![0.0; sides.len()];
+    for round in 0..ROUNDS {
+        for k in 0..sides.len() {
+            let idx = (k + round) % sides.len();
+            let ops_per_sec = run(tasks, per_task, round, sides[idx].clone()).await?;
+            time[idx] += 1.0 / ops_per_sec;
+        }
+    }
+    Ok(time.iter().map(|t| ROUNDS as f64 / t).collect())
+}
+
 struct Measured {
     name: &'static str,
     tasks: usize,
     raw: f64,
     store: f64,
-    embedded: Option<f64>,
+    embedded: f64,
 }
 
+/// A fresh etcd with a raw client and an `EtcdStore` on it, and a fresh embedded store.
 struct Env {
     _etcd: EtcdProcess,
     raw: KvClient,
     store: Arc<EtcdStore>,
+    _dir: tempfile::TempDir,
+    embedded: Arc<EmbeddedStore>,
 }
 
-async fn fresh_etcd() -> Result<Env, BoxError> {
+async fn fresh_env() -> Result<Env, BoxError> {
     let etcd = tokio::task::spawn_blocking(EtcdProcess::start).await??;
     let client = etcd_client::Client::connect([etcd.endpoint()], None).await?;
     let raw = client
@@ -96,59 +124,47 @@ async fn fresh_etcd() -> Result<Env, BoxError> {
         EtcdConfig::new([etcd.endpoint()]).with_compaction_interval(Duration::ZERO),
     )
     .await?;
+    let dir = tempfile::tempdir()?;
+    let embedded = EmbeddedStore::open(
+        EmbeddedConfig::new(dir.path().join("bench.redb")).with_compaction_interval(Duration::ZERO),
+    )?;
     Ok(Env {
         _etcd: etcd,
         raw,
         store: Arc::new(store),
+        _dir: dir,
+        embedded: Arc::new(embedded),
     })
 }
 
-fn fresh_embedded() -> Result<(tempfile::TempDir, Arc<EmbeddedStore>), BoxError> {
-    let dir = tempfile::tempdir()?;
-    let store = EmbeddedStore::open(
-        EmbeddedConfig::new(dir.path().join("bench.redb")).with_compaction_interval(Duration::ZERO),
-    )?;
-    Ok((dir, Arc::new(store)))
+fn measured(name: &'static str, tasks: usize, r: Vec<f64>) -> Measured {
+    Measured {
+        name,
+        tasks,
+        raw: r[0],
+        store: r[1],
+        embedded: r[2],
+    }
 }
 
-/// Alternates raw and store rounds, returning (raw ops/s, store ops/s) over all rounds.
-async fn alternate<R, RF, S, SF>(
-    tasks: usize,
-    per_task: usize,
-    raw: R,
-    store: S,
-) -> Result<(f64, f64), BoxError>
-where
-    R: Fn(usize, usize, usize) -> RF + Send + Sync + Clone + 'static,
-    RF: Future<Output = Result<(), BoxError>> + Send + 'static,
-    S: Fn(usize, usize, usize) -> SF + Send + Sync + Clone + 'static,
-    SF: Future<Output = Result<(), BoxError>> + Send + 'static,
-{
-    let (mut raw_time, mut store_time) = (0.0, 0.0);
-    for round in 0..ROUNDS {
-        let r = raw.clone();
-        let s = store.clone();
-        // Alternate which side goes first.
-        let (a, b) = if round % 2 == 0 {
-            let a = run(tasks, per_task, move |t, i| r(round, t, i)).await?;
-            let b = run(tasks, per_task, move |t, i| s(round, t, i)).await?;
-            (a, b)
-        } else {
-            let b = run(tasks, per_task, move |t, i| s(round, t, i)).await?;
-            let a = run(tasks, per_task, move |t, i| r(round, t, i)).await?;
-            (a, b)
-        };
-        raw_time += 1.0 / a;
-        store_time += 1.0 / b;
-    }
-    Ok((ROUNDS as f64 / raw_time, ROUNDS as f64 / store_time))
+/// Create through `s` (any backend) of a fresh key.
+fn store_create(s: Arc<dyn Store>, side: &'static str, v: Bytes) -> Op {
+    op(move |round, t, i| {
+        let s = s.clone();
+        let v = v.clone();
+        async move {
+            s.create(&format!("/bench/{side}/{round}/{t}/{i}"), v)
+                .await?;
+            Ok(())
+        }
+    })
 }
 
 async fn bench_creates(tasks: usize, per_task: usize) -> Result<Measured, BoxError> {
-    let env = fresh_etcd().await?;
+    let env = fresh_env().await?;
     let v = value("create");
     let (kv, vr) = (env.raw.clone(), v.clone());
-    let raw = move |round: usize, t: usize, i: usize| {
+    let raw = op(move |round, t, i| {
         let mut kv = kv.clone();
         let v = vr.clone();
         async move {
@@ -157,101 +173,75 @@ async fn bench_creates(tasks: usize, per_task: usize) -> Result<Measured, BoxErr
                 .when([Compare::create_revision(key.as_str(), CompareOp::Equal, 0)])
                 .and_then([TxnOp::put(key.as_str(), v.to_vec(), None)])
                 .or_else([TxnOp::get(key.as_str(), None)]);
-            let resp = kv.txn(txn).await?;
-            if !resp.succeeded() {
+            if !kv.txn(txn).await?.succeeded() {
                 return Err("raw create failed".into());
             }
             Ok(())
         }
-    };
-    let (st, vs) = (env.store.clone(), v.clone());
-    let store = move |round: usize, t: usize, i: usize| {
-        let st = st.clone();
-        let v = vs.clone();
-        async move {
-            st.create(&format!("/bench/store/{round}/{t}/{i}"), v)
-                .await?;
-            Ok(())
-        }
-    };
-    let (raw, store) = alternate(tasks, per_task, raw, store).await?;
-    drop(env);
-    let (_dir, emb) = fresh_embedded()?;
-    let mut emb_time = 0.0;
-    for round in 0..ROUNDS {
-        let (e, v) = (emb.clone(), v.clone());
-        let r = run(tasks, per_task, move |t, i| {
-            let e = e.clone();
-            let v = v.clone();
-            async move {
-                e.create(&format!("/bench/emb/{round}/{t}/{i}"), v).await?;
-                Ok(())
-            }
-        })
-        .await?;
-        emb_time += 1.0 / r;
-    }
-    Ok(Measured {
-        name: "create",
-        tasks,
+    });
+    let sides = [
         raw,
-        store,
-        embedded: Some(ROUNDS as f64 / emb_time),
-    })
+        store_create(env.store.clone(), "store", v.clone()),
+        store_create(env.embedded.clone(), "embedded", v),
+    ];
+    Ok(measured(
+        "create",
+        tasks,
+        measure(tasks, per_task, &sides).await?,
+    ))
 }
 
-/// Creates one key per task (per round) and returns their mod revisions, indexed [round][task].
+/// One key per (round, task) under `prefix`, with its mod revision.
 async fn seed_keys(
     s: &dyn Store,
     prefix: &str,
     tasks: usize,
-) -> Result<Vec<Vec<Revision>>, BoxError> {
+) -> Result<Arc<Vec<Vec<AtomicI64>>>, BoxError> {
     let mut out = Vec::new();
     for round in 0..ROUNDS {
         let mut revs = Vec::new();
         for t in 0..tasks {
-            revs.push(
-                s.create(&format!("{prefix}/{round}/{t}"), value("seed"))
-                    .await?
-                    .revision,
-            );
+            let w = s
+                .create(&format!("{prefix}/{round}/{t}"), value("seed"))
+                .await?;
+            revs.push(AtomicI64::new(w.revision));
         }
         out.push(revs);
     }
-    Ok(out)
+    Ok(Arc::new(out))
+}
+
+/// Conditional update through `s` of the task's own key (never conflicts).
+fn store_update(
+    s: Arc<dyn Store>,
+    prefix: &'static str,
+    revs: Arc<Vec<Vec<AtomicI64>>>,
+    v: Bytes,
+) -> Op {
+    op(move |round, t, _i| {
+        let s = s.clone();
+        let v = v.clone();
+        let revs = revs.clone();
+        async move {
+            let key = format!("{prefix}/{round}/{t}");
+            let w = s.update(&key, v, revs[round][t].load(Relaxed)).await?;
+            revs[round][t].store(w.revision, Relaxed);
+            Ok(())
+        }
+    })
 }
 
 async fn bench_updates(tasks: usize, per_task: usize) -> Result<Measured, BoxError> {
-    let env = fresh_etcd().await?;
+    let env = fresh_env().await?;
     let v = value("update");
-    let raw_revs = Arc::new(
-        seed_keys(&*env.store, "/bench/raw", tasks)
-            .await?
-            .into_iter()
-            .map(|r| {
-                r.into_iter()
-                    .map(std::sync::atomic::AtomicI64::new)
-                    .collect::<Vec<_>>()
-            })
-            .collect::<Vec<_>>(),
-    );
-    let store_revs = Arc::new(
-        seed_keys(&*env.store, "/bench/store", tasks)
-            .await?
-            .into_iter()
-            .map(|r| {
-                r.into_iter()
-                    .map(std::sync::atomic::AtomicI64::new)
-                    .collect::<Vec<_>>()
-            })
-            .collect::<Vec<_>>(),
-    );
-    use std::sync::atomic::Ordering::Relaxed;
-    let (kv, vr, revs) = (env.raw.clone(), v.clone(), raw_revs.clone());
-    let raw = move |round: usize, t: usize, _i: usize| {
+    let raw_revs = seed_keys(&*env.store, "/bench/raw", tasks).await?;
+    let store_revs = seed_keys(&*env.store, "/bench/store", tasks).await?;
+    let emb_revs = seed_keys(&*env.embedded, "/bench/embedded", tasks).await?;
+    let (kv, vr) = (env.raw.clone(), v.clone());
+    let raw = op(move |round, t, _i| {
         let mut kv = kv.clone();
         let v = vr.clone();
-        let revs = revs.clone();
+        let revs = raw_revs.clone();
         async move {
             let key = format!("/bench/raw/{round}/{t}");
             let expected = revs[round][t].load(Relaxed);
@@ -271,185 +261,123 @@ async fn bench_updates(tasks: usize, per_task: usize) -> Result<Measured, BoxErr
             revs[round][t].store(rev, Relaxed);
             Ok(())
         }
-    };
-    let (st, vs, revs) = (env.store.clone(), v.clone(), store_revs.clone());
-    let store = move |round: usize, t: usize, _i: usize| {
-        let st = st.clone();
-        let v = vs.clone();
-        let revs = revs.clone();
-        async move {
-            let key = format!("/bench/store/{round}/{t}");
-            let w = st.update(&key, v, revs[round][t].load(Relaxed)).await?;
-            revs[round][t].store(w.revision, Relaxed);
-            Ok(())
-        }
-    };
-    let (raw, store) = alternate(tasks, per_task, raw, store).await?;
-    drop(env);
-    let (_dir, emb) = fresh_embedded()?;
-    let emb_revs = Arc::new(
-        seed_keys(&*emb, "/bench/emb", tasks)
-            .await?
-            .into_iter()
-            .map(|r| {
-                r.into_iter()
-                    .map(std::sync::atomic::AtomicI64::new)
-                    .collect::<Vec<_>>()
-            })
-            .collect::<Vec<_>>(),
-    );
-    let mut emb_time = 0.0;
-    for round in 0..ROUNDS {
-        let (e, v, revs) = (emb.clone(), v.clone(), emb_revs.clone());
-        let r = run(tasks, per_task, move |t, _i| {
-            let e = e.clone();
-            let v = v.clone();
-            let revs = revs.clone();
-            async move {
-                let key = format!("/bench/emb/{round}/{t}");
-                let w = e.update(&key, v, revs[round][t].load(Relaxed)).await?;
-                revs[round][t].store(w.revision, Relaxed);
-                Ok(())
-            }
-        })
-        .await?;
-        emb_time += 1.0 / r;
-    }
-    Ok(Measured {
-        name: "conditional update",
-        tasks,
+    });
+    let sides = [
         raw,
-        store,
-        embedded: Some(ROUNDS as f64 / emb_time),
-    })
+        store_update(env.store.clone(), "/bench/store", store_revs, v.clone()),
+        store_update(env.embedded.clone(), "/bench/embedded", emb_revs, v),
+    ];
+    Ok(measured(
+        "conditional update",
+        tasks,
+        measure(tasks, per_task, &sides).await?,
+    ))
 }
 
 const GET_KEYS: usize = 1000;
 
+fn get_key(t: usize, i: usize) -> String {
+    format!("/bench/get/{}", (t * 7919 + i) % GET_KEYS)
+}
+
+fn store_get(s: Arc<dyn Store>) -> Op {
+    op(move |_round, t, i| {
+        let s = s.clone();
+        async move {
+            if s.get(&get_key(t, i), None).await?.kv.is_none() {
+                return Err("get missed".into());
+            }
+            Ok(())
+        }
+    })
+}
+
 async fn bench_gets(tasks: usize, per_task: usize) -> Result<Measured, BoxError> {
-    let env = fresh_etcd().await?;
-    let (_dir, emb) = fresh_embedded()?;
+    let env = fresh_env().await?;
     for i in 0..GET_KEYS {
-        env.store
-            .create(&format!("/bench/get/{i}"), value("get"))
-            .await?;
-        emb.create(&format!("/bench/get/{i}"), value("get")).await?;
+        let key = format!("/bench/get/{i}");
+        env.store.create(&key, value("get")).await?;
+        env.embedded.create(&key, value("get")).await?;
     }
     let kv = env.raw.clone();
-    let raw = move |_round: usize, t: usize, i: usize| {
+    let raw = op(move |_round, t, i| {
         let mut kv = kv.clone();
         async move {
-            let key = format!("/bench/get/{}", (t * 7919 + i) % GET_KEYS);
-            let mut resp = kv.get(key, None).await?;
-            if resp.take_kvs().is_empty() {
+            if kv.get(get_key(t, i), None).await?.take_kvs().is_empty() {
                 return Err("raw get missed".into());
             }
             Ok(())
         }
-    };
-    let st = env.store.clone();
-    let store = move |_round: usize, t: usize, i: usize| {
-        let st = st.clone();
+    });
+    let sides = [
+        raw,
+        store_get(env.store.clone()),
+        store_get(env.embedded.clone()),
+    ];
+    Ok(measured(
+        "get",
+        tasks,
+        measure(tasks, per_task, &sides).await?,
+    ))
+}
+
+const LIST_PREFIX: &str = "/bench/list/";
+
+fn store_list(s: Arc<dyn Store>) -> Op {
+    op(move |_round, _t, _i| {
+        let s = s.clone();
         async move {
-            let key = format!("/bench/get/{}", (t * 7919 + i) % GET_KEYS);
-            if st.get(&key, None).await?.kv.is_none() {
-                return Err("store get missed".into());
+            if s.list(LIST_PREFIX, ListOptions::default())
+                .await?
+                .items
+                .len()
+                != LIST_KEYS
+            {
+                return Err("list incomplete".into());
             }
             Ok(())
         }
-    };
-    let (raw, store) = alternate(tasks, per_task, raw, store).await?;
-    let mut emb_time = 0.0;
-    for _ in 0..ROUNDS {
-        let e = emb.clone();
-        let r = run(tasks, per_task, move |t, i| {
-            let e = e.clone();
-            async move {
-                let key = format!("/bench/get/{}", (t * 7919 + i) % GET_KEYS);
-                if e.get(&key, None).await?.kv.is_none() {
-                    return Err("embedded get missed".into());
-                }
-                Ok(())
-            }
-        })
-        .await?;
-        emb_time += 1.0 / r;
-    }
-    Ok(Measured {
-        name: "get",
-        tasks,
-        raw,
-        store,
-        embedded: Some(ROUNDS as f64 / emb_time),
     })
 }
 
 async fn bench_lists(tasks: usize, per_task: usize) -> Result<Measured, BoxError> {
-    let env = fresh_etcd().await?;
-    let (_dir, emb) = fresh_embedded()?;
-    // Fill both stores concurrently.
-    run(16, LIST_KEYS / 16, {
-        let st = env.store.clone();
-        let e = emb.clone();
-        move |t, i| {
-            let st = st.clone();
-            let e = e.clone();
-            async move {
-                let key = format!("/bench/list/{t:02}-{i:05}");
-                st.create(&key, value("list")).await?;
-                e.create(&key, value("list")).await?;
-                Ok(())
-            }
+    let env = fresh_env().await?;
+    // Fill both stores from 16 tasks.
+    let (st, e) = (env.store.clone(), env.embedded.clone());
+    let fill = op(move |_round, t, i| {
+        let st = st.clone();
+        let e = e.clone();
+        async move {
+            let key = format!("{LIST_PREFIX}{t:02}-{i:05}");
+            st.create(&key, value("list")).await?;
+            e.create(&key, value("list")).await?;
+            Ok(())
         }
-    })
-    .await?;
-    let prefix = "/bench/list/";
+    });
+    run(16, LIST_KEYS / 16, 0, fill).await?;
     let kv = env.raw.clone();
-    let raw = move |_round: usize, _t: usize, _i: usize| {
+    let raw = op(move |_round, _t, _i| {
         let mut kv = kv.clone();
         async move {
             let mut resp = kv
-                .get(prefix, Some(GetOptions::new().with_prefix()))
+                .get(LIST_PREFIX, Some(GetOptions::new().with_prefix()))
                 .await?;
             if resp.take_kvs().len() != LIST_KEYS {
                 return Err("raw list incomplete".into());
             }
             Ok(())
         }
-    };
-    let st = env.store.clone();
-    let store = move |_round: usize, _t: usize, _i: usize| {
-        let st = st.clone();
-        async move {
-            if st.list(prefix, ListOptions::default()).await?.items.len() != LIST_KEYS {
-                return Err("store list incomplete".into());
-            }
-            Ok(())
-        }
-    };
-    let (raw, store) = alternate(tasks, per_task, raw, store).await?;
-    let mut emb_time = 0.0;
-    for _ in 0..ROUNDS {
-        let e = emb.clone();
-        let r = run(tasks, per_task, move |_t, _i| {
-            let e = e.clone();
-            async move {
-                if e.list(prefix, ListOptions::default()).await?.items.len() != LIST_KEYS {
-                    return Err("embedded list incomplete".into());
-                }
-                Ok(())
-            }
-        })
-        .await?;
-        emb_time += 1.0 / r;
-    }
-    Ok(Measured {
-        name: "list 10k keys",
-        tasks,
+    });
+    let sides = [
         raw,
-        store,
-        embedded: Some(ROUNDS as f64 / emb_time),
-    })
+        store_list(env.store.clone()),
+        store_list(env.embedded.clone()),
+    ];
+    Ok(measured(
+        "list 10k keys",
+        tasks,
+        measure(tasks, per_task, &sides).await?,
+    ))
 }
 
 fn main() -> Result<(), BoxError> {
@@ -459,35 +387,41 @@ fn main() -> Result<(), BoxError> {
         .build()?;
     rt.block_on(async {
         let mut results = Vec::new();
+        let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+        let wanted = |name: &str| only.is_empty() || only.split(',').any(|o| o == name);
         for tasks in [1usize, 16] {
             let per = |c1: usize, c16: usize| count(if tasks == 1 { c1 } else { c16 / tasks });
-            eprintln!("creates, {tasks} task(s)...");
-            results.push(bench_creates(tasks, per(600, 3200)).await?);
-            eprintln!("conditional updates, {tasks} task(s)...");
-            results.push(bench_updates(tasks, per(600, 3200)).await?);
-            eprintln!("gets, {tasks} task(s)...");
-            results.push(bench_gets(tasks, per(2000, 9600)).await?);
-            eprintln!("lists, {tasks} task(s)...");
-            results.push(bench_lists(tasks, per(10, 32)).await?);
+            if wanted("create") {
+                eprintln!("creates, {tasks} task(s)...");
+                results.push(bench_creates(tasks, per(600, 3200)).await?);
+            }
+            if wanted("update") {
+                eprintln!("conditional updates, {tasks} task(s)...");
+                results.push(bench_updates(tasks, per(600, 3200)).await?);
+            }
+            if wanted("get") {
+                eprintln!("gets, {tasks} task(s)...");
+                results.push(bench_gets(tasks, per(2000, 9600)).await?);
+            }
+            if wanted("list") {
+                eprintln!("lists, {tasks} task(s)...");
+                results.push(bench_lists(tasks, per(10, 32)).await?);
+            }
         }
         println!(
             "| operation | tasks | raw etcd-client (ops/s) | EtcdStore (ops/s) | EtcdStore / raw | EmbeddedStore (ops/s) | Embedded / raw etcd |"
         );
         println!("|---|---:|---:|---:|---:|---:|---:|");
         for m in &results {
-            let (emb, emb_ratio) = match m.embedded {
-                Some(e) => (format!("{e:.0}"), format!("{:.2}×", e / m.raw)),
-                None => ("–".into(), "–".into()),
-            };
             println!(
-                "| {} | {} | {:.0} | {:.0} | {:.2}× | {} | {} |",
+                "| {} | {} | {:.0} | {:.0} | {:.2}× | {:.0} | {:.2}× |",
                 m.name,
                 m.tasks,
                 m.raw,
                 m.store,
                 m.store / m.raw,
-                emb,
-                emb_ratio
+                m.embedded,
+                m.embedded / m.raw
             );
         }
         Ok(())

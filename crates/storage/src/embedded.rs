@@ -41,6 +41,10 @@ use redb::{
 use tokio::sync::{broadcast, oneshot};
 
 use crate::etcd::check_distinct_keys;
+
+mod wal;
+
+use wal::{RecordBuf, Wal};
 use crate::{
     Condition, DeleteResult, EventType, GetResult, KeyValue, ListOptions, ListResult, Revision,
     Store, StoreError, TxnOp, WatchEvent, WatchStream, WriteResult,
@@ -54,6 +58,7 @@ const META: TableDefinition<&str, i64> = TableDefinition::new("meta");
 const META_REVISION: &str = "revision";
 const META_COMPACTED: &str = "compacted";
 const META_CLEANED: &str = "cleaned";
+const META_WAL_GENERATION: &str = "wal_generation";
 
 /// An empty store is at revision 1, as etcd is; the first write gets revision 2.
 const INITIAL_REVISION: Revision = 1;
@@ -334,8 +339,17 @@ fn decode_log(b: &[u8]) -> Result<Vec<&str>, StoreError> {
 
 // ---- opening ---------------------------------------------------------------------------------
 
+/// The write-ahead log beside the database file: `<file>.wal`.
+fn wal_path(path: &std::path::Path) -> PathBuf {
+    let mut name = path.file_name().map(|n| n.to_owned()).unwrap_or_default();
+    name.push(".wal");
+    path.with_file_name(name)
+}
+
 impl EmbeddedStore {
-    /// Opens (or creates) the store at `config.path` and starts its writer thread. Blocking.
+    /// Opens (or creates) the store at `config.path` (and its write-ahead log `<path>.wal`),
+    /// replays what the log holds beyond the last checkpoint, and starts the writer thread.
+    /// Blocking.
     pub fn open(config: EmbeddedConfig) -> Result<Self, StoreError> {
         let mut builder = Database::builder();
         if let Some(size) = config.cache_size {
@@ -347,13 +361,21 @@ impl EmbeddedStore {
                 config.path.display()
             ))
         })?;
-        let (revision, compacted, cleaned) = init_tables(&db).map_err(internal)?;
+        let (revision, compacted, cleaned, generation) = init_tables(&db).map_err(internal)?;
+        let wal = Wal::open(&wal_path(&config.path), config.wal_capacity, generation).map_err(
+            |e| {
+                internal(format!(
+                    "opening write-ahead log {}: {e}",
+                    wal_path(&config.path).display()
+                ))
+            },
+        )?;
         let db = Arc::new(db);
         let (events, _) = broadcast::channel(config.watch_buffer.max(16));
         let (requests, rx) = std_mpsc::channel();
         let revision_shared = Arc::new(AtomicI64::new(revision));
         let compacted_shared = Arc::new(AtomicI64::new(compacted));
-        let writer = Writer {
+        let mut writer = Writer {
             db: db.clone(),
             rx,
             events: events.clone(),
@@ -364,7 +386,15 @@ impl EmbeddedStore {
             compacted_shared: compacted_shared.clone(),
             max_batch: config.max_batch.max(1),
             compaction_interval: config.compaction_interval,
+            wal,
+            wal_buf: RecordBuf::new(),
+            checkpoint_interval: config.checkpoint_interval,
+            last_checkpoint: Instant::now(),
         };
+        writer.recover()?;
+        let (revision, compacted) = (writer.revision, writer.compacted);
+        revision_shared.store(revision, Ordering::SeqCst);
+        compacted_shared.store(compacted, Ordering::SeqCst);
         let handle = std::thread::Builder::new()
             .name("embedded-store-writer".into())
             .spawn(move || writer.run())
@@ -437,7 +467,8 @@ impl EmbeddedStore {
     }
 }
 
-fn init_tables(db: &Database) -> Result<(Revision, Revision, Revision), redb::Error> {
+/// Creates the tables if needed; returns (revision, compacted, cleaned, log generation).
+fn init_tables(db: &Database) -> Result<(Revision, Revision, Revision, u64), redb::Error> {
     let txn = db.begin_write()?;
     let values = {
         txn.open_table(LATEST)?;
@@ -456,7 +487,13 @@ fn init_tables(db: &Database) -> Result<(Revision, Revision, Revision), redb::Er
         };
         let compacted = get(&meta, META_COMPACTED)?.unwrap_or(0);
         let cleaned = get(&meta, META_CLEANED)?.unwrap_or(0);
-        (revision, compacted, cleaned)
+        let generation = get(&meta, META_WAL_GENERATION)?.unwrap_or(0);
+        (
+            revision,
+            compacted,
+            cleaned,
+            u64::try_from(generation).unwrap_or(0),
+        )
     };
     txn.commit()?;
     Ok(values)
@@ -476,6 +513,10 @@ struct Writer {
     compacted_shared: Arc<AtomicI64>,
     max_batch: usize,
     compaction_interval: Duration,
+    wal: Wal,
+    wal_buf: RecordBuf,
+    checkpoint_interval: Duration,
+    last_checkpoint: Instant,
 }
 
 struct Tables<'t> {
@@ -497,14 +538,41 @@ impl<'t> Tables<'t> {
 }
 
 enum Reply {
-    Write(
-        oneshot::Sender<Result<Outcome, StoreError>>,
-        Result<Outcome, StoreError>,
-    ),
-    Compact(
-        oneshot::Sender<Result<(), StoreError>>,
-        Result<(), StoreError>,
-    ),
+    Write(oneshot::Sender<Result<Outcome, StoreError>>, Result<Outcome, StoreError>),
+    Compact(oneshot::Sender<Result<(), StoreError>>, Result<(), StoreError>),
+}
+
+/// Why a batch failed as a whole.
+#[derive(Debug, thiserror::Error)]
+enum BatchError {
+    #[error("{0}")]
+    Db(#[from] redb::Error),
+    #[error("write-ahead log: {0}")]
+    Wal(#[from] std::io::Error),
+}
+
+impl From<redb::TransactionError> for BatchError {
+    fn from(e: redb::TransactionError) -> Self {
+        BatchError::Db(e.into())
+    }
+}
+
+impl From<redb::CommitError> for BatchError {
+    fn from(e: redb::CommitError) -> Self {
+        BatchError::Db(e.into())
+    }
+}
+
+impl From<redb::SetDurabilityError> for BatchError {
+    fn from(e: redb::SetDurabilityError) -> Self {
+        BatchError::Db(e.into())
+    }
+}
+
+impl From<redb::StorageError> for BatchError {
+    fn from(e: redb::StorageError) -> Self {
+        BatchError::Db(e.into())
+    }
 }
 
 impl Writer {
@@ -513,25 +581,31 @@ impl Writer {
         // The revision seen at the previous periodic run: the next run compacts up to it.
         let mut window_start: Option<Revision> = None;
         loop {
-            let cleanup_pending = self.cleaned < self.compacted;
-            let first = if cleanup_pending {
-                match self.rx.recv_timeout(Duration::from_millis(20)) {
+            // Wake up for the next compaction, checkpoint or cleanup step, whichever is first.
+            let mut wake: Option<Instant> = None;
+            let mut at = |t: Instant| wake = Some(wake.map_or(t, |w| w.min(t)));
+            if !self.compaction_interval.is_zero() {
+                at(next_compaction);
+            }
+            if self.wal.is_dirty() {
+                at(self.last_checkpoint + self.checkpoint_interval);
+            }
+            if self.cleaned < self.compacted {
+                at(Instant::now() + Duration::from_millis(20));
+            }
+            let first = match wake {
+                Some(t) => match self
+                    .rx
+                    .recv_timeout(t.saturating_duration_since(Instant::now()))
+                {
                     Ok(r) => Some(r),
                     Err(std_mpsc::RecvTimeoutError::Timeout) => None,
-                    Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
-                }
-            } else if !self.compaction_interval.is_zero() {
-                let wait = next_compaction.saturating_duration_since(Instant::now());
-                match self.rx.recv_timeout(wait) {
+                    Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
+                },
+                None => match self.rx.recv() {
                     Ok(r) => Some(r),
-                    Err(std_mpsc::RecvTimeoutError::Timeout) => None,
-                    Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
-                }
-            } else {
-                match self.rx.recv() {
-                    Ok(r) => Some(r),
-                    Err(_) => return,
-                }
+                    Err(_) => break,
+                },
             };
             let mut batch = Vec::new();
             let mut shutdown = false;
@@ -564,29 +638,36 @@ impl Writer {
             }
             if !batch.is_empty() {
                 self.process(batch);
-            } else if self.cleaned < self.compacted {
-                self.cleanup_only();
+            } else if self.wal.is_dirty()
+                && self.last_checkpoint.elapsed() >= self.checkpoint_interval
+                || self.cleaned < self.compacted
+            {
+                // Idle: checkpoint (and clean up history) in an empty batch.
+                self.process(Vec::new());
             }
             if shutdown {
-                tracing::debug!("embedded store writer stopping");
-                return;
+                break;
             }
         }
+        // A clean close leaves nothing to replay.
+        if self.wal.is_dirty() {
+            self.last_checkpoint = Instant::now() - self.checkpoint_interval;
+            self.process(Vec::new());
+        }
+        tracing::debug!("embedded store writer stopped");
     }
 
-    /// Applies a batch in one transaction, commits it durably, publishes its events, replies.
+    /// Applies a batch in one transaction, makes it durable (write-ahead log append, or a
+    /// durable commit at a checkpoint), commits it, publishes its events, replies.
     fn process(&mut self, batch: Vec<Request>) {
-        let start_revision = self.revision;
-        let start_compacted = self.compacted;
-        let start_cleaned = self.cleaned;
+        let start = (self.revision, self.compacted, self.cleaned);
         let mut replies = Vec::with_capacity(batch.len());
         let mut events = Vec::new();
-        let result = self.apply_batch(batch, &mut replies, &mut events);
-        match result {
+        match self.apply_batch(batch, &mut replies, &mut events) {
             Ok(()) => {
                 self.published.store(self.revision, Ordering::SeqCst);
                 self.compacted_shared
-                    .store(self.compacted, Ordering::Release);
+                    .store(self.compacted, Ordering::SeqCst);
                 if !events.is_empty() {
                     // No receivers is fine.
                     let _ = self.events.send(Arc::new(Batch {
@@ -607,10 +688,8 @@ impl Writer {
             }
             Err(e) => {
                 tracing::error!(error = %e, "embedded store commit failed");
-                self.revision = start_revision;
-                self.compacted = start_compacted;
-                self.cleaned = start_cleaned;
-                let err = internal(format!("commit failed: {e}"));
+                (self.revision, self.compacted, self.cleaned) = start;
+                let err = StoreError::Unavailable(format!("embedded store commit failed: {e}"));
                 for reply in replies {
                     match reply {
                         Reply::Write(tx, _) => {
@@ -630,27 +709,39 @@ impl Writer {
         batch: Vec<Request>,
         replies: &mut Vec<Reply>,
         events: &mut Vec<WatchEvent>,
-    ) -> Result<(), redb::Error> {
+    ) -> Result<(), BatchError> {
         let mut txn = self.db.begin_write()?;
-        txn.set_durability(Durability::Immediate)?;
-        let mut pending_failure: Option<redb::Error> = None;
+        self.wal_buf.clear();
+        let generation = self.wal.generation;
+        let checkpoint;
         {
             let mut t = Tables::open(&txn)?;
             for req in batch {
                 match req {
                     Request::Write { op, reply } => {
-                        if pending_failure.is_some() {
-                            replies.push(Reply::Write(reply, Err(closed())));
-                            continue;
-                        }
-                        match self.apply(&mut t, op, events) {
-                            Ok(outcome) => replies.push(Reply::Write(reply, Ok(outcome))),
+                        let before = self.revision;
+                        match self.apply(&mut t, &op, events) {
+                            Ok(outcome) => {
+                                if self.revision > before {
+                                    self.wal_buf.write(
+                                        generation,
+                                        self.revision,
+                                        op.ops.iter().map(|o| match o {
+                                            Op::Put { key, value, .. } => {
+                                                (key.as_str(), Some(value.as_ref()))
+                                            }
+                                            Op::Delete { key, .. } => (key.as_str(), None),
+                                        }),
+                                    );
+                                }
+                                replies.push(Reply::Write(reply, Ok(outcome)));
+                            }
                             Err(ApplyError::Logical(e)) => {
-                                replies.push(Reply::Write(reply, Err(e)))
+                                replies.push(Reply::Write(reply, Err(e)));
                             }
                             Err(ApplyError::Storage(e)) => {
                                 replies.push(Reply::Write(reply, Err(closed())));
-                                pending_failure = Some(e);
+                                return Err(e.into());
                             }
                         }
                     }
@@ -663,9 +754,8 @@ impl Writer {
                         } else {
                             if revision > self.compacted {
                                 self.compacted = revision;
-                                if let Err(e) = t.meta.insert(META_COMPACTED, revision) {
-                                    pending_failure = Some(e.into());
-                                }
+                                t.meta.insert(META_COMPACTED, revision)?;
+                                self.wal_buf.compact(generation, revision);
                             }
                             Ok(())
                         };
@@ -674,13 +764,129 @@ impl Writer {
                     Request::Shutdown => {}
                 }
             }
-            if let Some(e) = pending_failure {
-                return Err(e);
-            }
             t.meta.insert(META_REVISION, self.revision)?;
             self.cleanup(&mut t, CLEANUP_PER_BATCH)?;
+            checkpoint = self.last_checkpoint.elapsed() >= self.checkpoint_interval
+                || self.wal.fill() > 0.5
+                || !self.wal.fits(self.wal_buf.len());
+            if checkpoint {
+                t.meta.insert(
+                    META_WAL_GENERATION,
+                    i64::try_from(generation + 1).unwrap_or(i64::MAX),
+                )?;
+            }
         }
-        txn.commit()?;
+        if checkpoint {
+            // A durable commit makes the log's records redundant: start a new generation.
+            txn.set_durability(Durability::Immediate)?;
+            txn.commit()?;
+            self.wal.reset(generation + 1);
+            self.last_checkpoint = Instant::now();
+            return Ok(());
+        }
+        if self.wal_buf.is_empty() {
+            // Nothing to make durable (only failed conditions, or cleanup).
+            txn.set_durability(Durability::None)?;
+            txn.commit()?;
+            return Ok(());
+        }
+        let offset = self.wal.offset();
+        self.wal.append(&self.wal_buf)?;
+        txn.set_durability(Durability::None)?;
+        if let Err(e) = txn.commit() {
+            if let Err(re) = self.wal.retract(offset) {
+                tracing::error!(error = %re, "could not retract write-ahead log records");
+            }
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Replays the write-ahead log's records beyond the last checkpoint, then checkpoints.
+    fn recover(&mut self) -> Result<(), StoreError> {
+        let records = self.wal.read_records().map_err(|e| {
+            internal(format!(
+                "reading write-ahead log {}: {e}",
+                self.wal.path().display()
+            ))
+        })?;
+        if records.is_empty() {
+            return Ok(());
+        }
+        let count = records.len();
+        let mut events = Vec::new();
+        let result = (|| -> Result<(), BatchError> {
+            let mut txn = self.db.begin_write()?;
+            {
+                let mut t = Tables::open(&txn)?;
+                for record in records {
+                    match record {
+                        wal::Record::Write { revision, ops } => {
+                            if revision != self.revision + 1 {
+                                tracing::warn!(
+                                    revision,
+                                    expected = self.revision + 1,
+                                    "write-ahead log out of order; stopping replay"
+                                );
+                                break;
+                            }
+                            let op = WriteOp {
+                                ops: ops
+                                    .into_iter()
+                                    .map(|o| match o {
+                                        wal::LoggedOp::Put(key, value) => Op::Put {
+                                            key,
+                                            value,
+                                            cond: Cond::None,
+                                        },
+                                        wal::LoggedOp::Delete(key) => Op::Delete {
+                                            key,
+                                            cond: Cond::None,
+                                        },
+                                    })
+                                    .collect(),
+                            };
+                            events.clear();
+                            match self.apply(&mut t, &op, &mut events) {
+                                Ok(_) if self.revision == revision => {}
+                                Ok(_) => {
+                                    return Err(BatchError::Db(redb::Error::Corrupted(format!(
+                                        "replaying revision {revision} changed nothing"
+                                    ))));
+                                }
+                                Err(ApplyError::Storage(e)) => return Err(e.into()),
+                                Err(ApplyError::Logical(e)) => {
+                                    return Err(BatchError::Db(redb::Error::Corrupted(format!(
+                                        "replaying revision {revision}: {e}"
+                                    ))));
+                                }
+                            }
+                        }
+                        wal::Record::Compact { revision } => {
+                            if revision > self.compacted && revision <= self.revision {
+                                self.compacted = revision;
+                                t.meta.insert(META_COMPACTED, revision)?;
+                            }
+                        }
+                    }
+                }
+                t.meta.insert(META_REVISION, self.revision)?;
+                t.meta.insert(
+                    META_WAL_GENERATION,
+                    i64::try_from(self.wal.generation + 1).unwrap_or(i64::MAX),
+                )?;
+            }
+            txn.set_durability(Durability::Immediate)?;
+            txn.commit()?;
+            Ok(())
+        })();
+        result.map_err(|e| internal(format!("replaying write-ahead log: {e}")))?;
+        self.wal.reset(self.wal.generation + 1);
+        tracing::info!(
+            records = count,
+            revision = self.revision,
+            "replayed write-ahead log"
+        );
         Ok(())
     }
 
@@ -688,7 +894,7 @@ impl Writer {
     fn apply(
         &mut self,
         t: &mut Tables<'_>,
-        op: WriteOp,
+        op: &WriteOp,
         events: &mut Vec<WatchEvent>,
     ) -> Result<Outcome, ApplyError> {
         let mut currents = Vec::with_capacity(op.ops.len());
@@ -829,24 +1035,6 @@ impl Writer {
         };
         t.meta.insert(META_CLEANED, self.cleaned)?;
         Ok(())
-    }
-
-    fn cleanup_only(&mut self) {
-        let before = self.cleaned;
-        let result = (|| -> Result<(), redb::Error> {
-            let mut txn = self.db.begin_write()?;
-            txn.set_durability(Durability::Immediate)?;
-            {
-                let mut t = Tables::open(&txn)?;
-                self.cleanup(&mut t, CLEANUP_IDLE)?;
-            }
-            txn.commit()?;
-            Ok(())
-        })();
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "embedded store history cleanup failed");
-            self.cleaned = before;
-        }
     }
 }
 
