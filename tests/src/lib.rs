@@ -165,7 +165,9 @@ impl ServerProcess {
 
     /// The server's log so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+        std::fs::read(self.dir.path().join("server.log"))
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
     }
 
     /// Stops the server (SIGKILL) and starts it again on the same port and storage.

@@ -135,6 +135,46 @@ fn watch_without_resource_version_starts_with_added_for_existing_objects() {
     });
 }
 
+#[test]
+fn watch_from_an_exact_resource_version_resumes_strictly_after_it() {
+    on_each_backend_async(|s| async move {
+        let c = s.client().await;
+        let n1 = create(&c, "n1", json!({})).await;
+        let from = rv_of(&n1);
+        let modified = merge_patch(&c, "n1", json!({"metadata": {"labels": {"a": "b"}}})).await;
+        let n2 = create(&c, "n2", json!({})).await;
+        delete(&c, "n1").await;
+        let mut w = open(&c, &format!("resourceVersion={from}")).await;
+        let ev = next(&mut w).await;
+        assert_eq!(kind_name(&ev), kn("MODIFIED", "n1"), "{ev}");
+        assert_eq!(
+            ev["object"]["metadata"]["resourceVersion"],
+            modified["metadata"]["resourceVersion"]
+        );
+        assert_eq!(ev["object"]["metadata"]["labels"]["a"], "b");
+        let ev = next(&mut w).await;
+        assert_eq!(kind_name(&ev), kn("ADDED", "n2"), "{ev}");
+        assert_eq!(
+            ev["object"]["metadata"]["resourceVersion"],
+            n2["metadata"]["resourceVersion"]
+        );
+        let ev = next(&mut w).await;
+        assert_eq!(kind_name(&ev), kn("DELETED", "n1"), "{ev}");
+        assert!(
+            rv_of(&ev["object"]) > rv_of(&n2),
+            "DELETED carries the deletion's revision: {ev}"
+        );
+        let more = w.changes_within(Duration::from_millis(1500)).await;
+        assert!(more.is_empty(), "nothing else happened, yet: {more:?}");
+        // Resuming from the last event's revision gives nothing old.
+        let last = rv_of(&ev["object"]);
+        let mut w = open(&c, &format!("resourceVersion={last}")).await;
+        create(&c, "n3", json!({})).await;
+        let ev = next(&mut w).await;
+        assert_eq!(kind_name(&ev), kn("ADDED", "n3"), "{ev}");
+    });
+}
+
 /// Asserts that `ev` is the ERROR event kube-apiserver sends for a watch from revision `old`.
 fn assert_too_old(ev: &Value, old: i64) {
     assert_eq!(ev["type"], "ERROR", "{ev}");

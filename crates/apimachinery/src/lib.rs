@@ -9,5 +9,6 @@ pub mod meta;
 pub mod names;
 pub mod openapi;
 pub mod selector;
+pub mod strategic;
 
 pub use field::{ErrorType, FieldError, FieldErrors, Path};

@@ -335,7 +335,8 @@ fn is_null_schema(v: &Value) -> bool {
 
 /// Rewrites `anyOf: [S, null]` (an optional reference) as upstream writes optional fields:
 /// `allOf: [S]` (or `S`'s keywords inline) with `nullable: true`, which kubectl explain and
-/// Swagger 2.0 understand.
+/// Swagger 2.0 understand; and drops defaults that are mere zero values (`null`, or a value
+/// outside the schema's `enum`).
 fn simplify_nullable(v: &mut Value) {
     match v {
         Value::Object(m) => {
@@ -364,7 +365,13 @@ fn simplify_nullable(v: &mut Value) {
                 }
                 m.insert("nullable".into(), json!(true));
             }
-            if m.get("default").is_some_and(Value::is_null) {
+            // A null default, or one outside the enum, is a type's zero value, not a default.
+            let bad_default = match (m.get("default"), m.get("enum")) {
+                (Some(Value::Null), _) => true,
+                (Some(d), Some(Value::Array(e))) => !e.contains(d),
+                _ => false,
+            };
+            if bad_default {
                 m.remove("default");
             }
             for (k, x) in m.iter_mut() {
@@ -1151,6 +1158,7 @@ mod tests {
                     },
                     "tags": {"type": "array", "items": {"type": "string"}},
                     "size": {"type": "string", "format": "ip-prefix", "nullable": true},
+                    "family": {"type": "string", "enum": ["IPv4", "IPv6"], "default": ""},
                     "first": {
                         "anyOf": [{"$ref": "#/components/schemas/Part"}, {"enum": [null], "nullable": true}],
                         "description": "The first part.",
@@ -1247,6 +1255,7 @@ mod tests {
             spec["properties"]["tags"]["x-kubernetes-list-type"],
             "atomic"
         );
+        assert!(spec["properties"]["family"].get("default").is_none());
         assert_eq!(
             spec["properties"]["first"],
             json!({

@@ -10,8 +10,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use http::Response;
+use ironcore_apimachinery::openapi::KindSchemas;
+use ironcore_apimachinery::strategic::{self, JsonSchemaCursor, NoSchema};
 use ironcore_apimachinery::{FieldError, FieldErrors, Path};
-use ironcore_storage::{Condition, ListOptions, StoreError, TxnOp};
+use ironcore_storage::{Condition, KeyValue, ListOptions, StoreError, TxnOp};
 use serde_json::{Map, Value, json};
 
 use crate::allocator::{
@@ -51,6 +53,8 @@ pub struct Ctx<'a> {
     pub content_type: &'a str,
     /// The request body.
     pub body: &'a Bytes,
+    /// The kind's schemas (for strategic merge patch), when it has them.
+    pub schemas: Option<&'a KindSchemas>,
 }
 
 impl Ctx<'_> {
@@ -414,6 +418,11 @@ pub async fn get(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         return Err(ApiError::too_large_resource_version(min, got.revision));
     }
     let kv = got.kv.ok_or_else(|| ctx.not_found(name))?;
+    if ctx.rep == Representation::Json
+        && let Some(bytes) = Objects::splice_resource_version(&kv.value, kv.mod_revision)
+    {
+        return Ok(response::raw(200, "application/json", bytes));
+    }
     let obj = Objects::decode(&kv)?;
     Ok(ctx.respond(200, &obj, &[]))
 }
@@ -444,14 +453,52 @@ fn decode_continue(token: &str) -> Result<(i64, String), ApiError> {
 
 /// The objects of a list, at one revision.
 pub struct Listed {
-    /// Matching objects.
-    pub items: Vec<Value>,
+    /// Matching objects as stored.
+    pub items: Vec<KeyValue>,
     /// The snapshot revision.
     pub revision: i64,
     /// Continue token, when more remain.
     pub continue_token: Option<String>,
     /// Remaining count (only when no selector filtered).
     pub remaining: Option<i64>,
+}
+
+impl Listed {
+    /// The items decoded, with their `resourceVersion`.
+    pub fn objects(&self) -> Result<Vec<Value>, ApiError> {
+        self.items.iter().map(Objects::decode).collect()
+    }
+}
+
+/// A JSON list response spliced from stored bytes, without decoding every object.
+fn json_list(info: &ResourceInfo, meta: &Value, items: &[KeyValue]) -> Response<Body> {
+    let mut out =
+        Vec::with_capacity(items.iter().map(|kv| kv.value.len() + 32).sum::<usize>() + 256);
+    out.extend_from_slice(b"{\"apiVersion\":");
+    out.extend_from_slice(Value::from(info.api_version()).to_string().as_bytes());
+    out.extend_from_slice(b",\"kind\":");
+    out.extend_from_slice(
+        Value::from(format!("{}List", info.kind))
+            .to_string()
+            .as_bytes(),
+    );
+    out.extend_from_slice(b",\"metadata\":");
+    out.extend_from_slice(meta.to_string().as_bytes());
+    out.extend_from_slice(b",\"items\":[");
+    for (i, kv) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        match Objects::splice_resource_version(&kv.value, kv.mod_revision) {
+            Some(bytes) => out.extend_from_slice(&bytes),
+            None => match Objects::decode(kv) {
+                Ok(v) => out.extend_from_slice(v.to_string().as_bytes()),
+                Err(_) => out.extend_from_slice(b"null"),
+            },
+        }
+    }
+    out.extend_from_slice(b"]}");
+    response::raw(200, "application/json", out)
 }
 
 /// Reads a filtered page of a collection following the list `resourceVersion` rules.
@@ -563,9 +610,11 @@ pub async fn list_objects(ctx: &Ctx<'_>, filter: &Filter) -> Result<Listed, ApiE
         revision = Some(page.revision);
         let last = page.items.last().map(|kv| kv.key.clone());
         for kv in &page.items {
-            let obj = Objects::decode(kv)?;
-            if filter.matches(ctx.strategy.as_ref(), &obj) {
-                items.push(obj);
+            // Only selectors need the decoded object; the JSON list is spliced from raw bytes.
+            if !filter.has_selectors()
+                || filter.matches(ctx.strategy.as_ref(), &Objects::decode(kv)?)
+            {
+                items.push(kv.clone());
             }
         }
         let full = limit.is_some_and(|l| items.len() >= l);
@@ -626,10 +675,14 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     if let Some(r) = listed.remaining {
         meta.insert("remainingItemCount".into(), Value::from(r));
     }
+    if ctx.rep == Representation::Json {
+        return Ok(json_list(info, &Value::Object(meta), &listed.items));
+    }
+    let items = listed.objects()?;
     let out = match ctx.rep {
         Representation::Table => table::object_table(
             ctx.strategy.as_ref(),
-            &listed.items,
+            &items,
             Some(Value::Object(meta)),
             ctx.query,
         ),
@@ -637,13 +690,13 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
             "kind": "PartialObjectMetadataList",
             "apiVersion": "meta.k8s.io/v1",
             "metadata": meta,
-            "items": listed.items.iter().map(table::partial_metadata).collect::<Vec<_>>(),
+            "items": items.iter().map(table::partial_metadata).collect::<Vec<_>>(),
         }),
         _ => json!({
             "apiVersion": info.api_version(),
             "kind": format!("{}List", info.kind),
             "metadata": meta,
-            "items": listed.items,
+            "items": items,
         }),
     };
     Ok(response::object(200, &out, ctx.rep, &[]))
@@ -879,11 +932,27 @@ pub async fn update(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     }
 }
 
+/// The strategic merge patch content type.
+const STRATEGIC: &str = "application/strategic-merge-patch+json";
+
 /// PATCH content types this server applies.
 pub const PATCH_TYPES: &[&str] = &[
     "application/json-patch+json",
     "application/merge-patch+json",
+    STRATEGIC,
 ];
+
+/// Applies a strategic merge patch using the merge keys the kind's schema declares.
+fn strategic_patch(ctx: &Ctx<'_>, current: &Value, patch: &Value) -> Result<Value, ApiError> {
+    let cursor = ctx
+        .schemas
+        .and_then(|s| JsonSchemaCursor::at_definition(&s.definitions, &s.kind));
+    let result = match cursor {
+        Some(c) => strategic::apply(current, patch, &c),
+        None => strategic::apply(current, patch, &NoSchema),
+    };
+    result.map_err(|e| ApiError::bad_request(e.to_string()))
+}
 
 /// Applies a JSON (RFC 6902) patch with kube-apiserver's leniency: a `test` for `null`
 /// succeeds against a missing member.
@@ -946,7 +1015,7 @@ pub async fn patch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         ));
     }
     let name = ctx.name().to_owned();
-    let merge_patch: Option<Value> = if essence == "application/merge-patch+json" {
+    let merge_patch: Option<Value> = if essence != "application/json-patch+json" {
         Some(
             serde_json::from_slice(ctx.body)
                 .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?,
@@ -965,6 +1034,7 @@ pub async fn patch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         let (current, rev) = read_current(ctx).await?;
         let mut doc = current.clone();
         match &merge_patch {
+            Some(p) if essence == STRATEGIC => doc = strategic_patch(ctx, &current, p)?,
             Some(p) => json_patch::merge(&mut doc, p),
             None => apply_json_patch(&mut doc, ctx.body)?,
         }
@@ -1185,7 +1255,7 @@ pub async fn delete_collection(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError
     )?;
     let listed = list_objects(ctx, &filter).await?;
     let mut deleted = Vec::new();
-    for obj in &listed.items {
+    for obj in &listed.objects()? {
         let name = meta_str(obj, "name").unwrap_or("").to_owned();
         let ns = meta_str(obj, "namespace").map(str::to_owned);
         let path = ResourcePath {

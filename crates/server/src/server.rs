@@ -23,6 +23,7 @@ use crate::response::{self, Body};
 use crate::rest::{self, Ctx, MAX_BODY_BYTES};
 use crate::watch::{WatchSettings, watch};
 use crate::watch_cache::WatchCache;
+use ironcore_apimachinery::openapi::KindSchemas;
 
 /// Settings of an [`ApiServer`].
 #[derive(Clone, Debug)]
@@ -44,6 +45,7 @@ pub struct ApiServer {
     shutdown: tokio::sync::watch::Receiver<bool>,
     /// The OpenAPI documents, built once from the registry.
     openapi: OpenApi,
+    schemas: HashMap<(String, String), KindSchemas>,
 }
 
 /// The version this server reports, chosen so kubectl picks a matching client.
@@ -67,8 +69,17 @@ impl ApiServer {
             caches.insert((i.group.clone(), i.plural.clone()), cache);
         }
         let openapi = OpenApi::build(&registry, rest::PATCH_TYPES);
+        let schemas = registry
+            .kinds()
+            .iter()
+            .filter_map(|k| {
+                let i = k.info();
+                Some(((i.group.clone(), i.plural.clone()), k.openapi()?))
+            })
+            .collect();
         Ok(Arc::new(ApiServer {
             openapi,
+            schemas,
             registry,
             objects,
             caches,
@@ -285,6 +296,7 @@ impl ApiServer {
             .unwrap_or("application/json");
         let ctx = Ctx {
             strategy,
+            schemas: self.schemas.get(&(info.group.clone(), info.plural.clone())),
             objects: &self.objects,
             path,
             query,

@@ -156,7 +156,7 @@ pub async fn watch(
             ..*ctx
         };
         let listed = list_objects(&list_ctx, &filter).await?;
-        (listed.items, listed.revision)
+        (listed.objects()?, listed.revision)
     } else {
         let after = rv.and_then(|r| r.parse::<i64>().ok()).ok_or_else(|| {
             ApiError::bad_request(format!("invalid resource version: {:?}", rv.unwrap_or("")))

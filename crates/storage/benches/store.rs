@@ -24,7 +24,7 @@ use ironcore_testing::EtcdProcess;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 6;
 const LIST_KEYS: usize = 10_000;
 
 /// A value of about 1 KiB, like a small JSON object.
@@ -393,19 +393,19 @@ fn main() -> Result<(), BoxError> {
             let per = |c1: usize, c16: usize| count(if tasks == 1 { c1 } else { c16 / tasks });
             if wanted("create") {
                 eprintln!("creates, {tasks} task(s)...");
-                results.push(bench_creates(tasks, per(600, 3200)).await?);
+                results.push(bench_creates(tasks, per(300, 1600)).await?);
             }
             if wanted("update") {
                 eprintln!("conditional updates, {tasks} task(s)...");
-                results.push(bench_updates(tasks, per(600, 3200)).await?);
+                results.push(bench_updates(tasks, per(300, 1600)).await?);
             }
             if wanted("get") {
                 eprintln!("gets, {tasks} task(s)...");
-                results.push(bench_gets(tasks, per(2000, 9600)).await?);
+                results.push(bench_gets(tasks, per(1000, 4800)).await?);
             }
             if wanted("list") {
                 eprintln!("lists, {tasks} task(s)...");
-                results.push(bench_lists(tasks, per(10, 32)).await?);
+                results.push(bench_lists(tasks, per(5, 16)).await?);
             }
         }
         println!(

@@ -44,11 +44,11 @@ use crate::etcd::check_distinct_keys;
 
 mod wal;
 
-use wal::{RecordBuf, Wal};
 use crate::{
     Condition, DeleteResult, EventType, GetResult, KeyValue, ListOptions, ListResult, Revision,
     Store, StoreError, TxnOp, WatchEvent, WatchStream, WriteResult,
 };
+use wal::{RecordBuf, Wal};
 
 const LATEST: TableDefinition<&str, &[u8]> = TableDefinition::new("latest");
 const VERSIONS: TableDefinition<(&str, i64), &[u8]> = TableDefinition::new("versions");
@@ -87,11 +87,18 @@ pub struct EmbeddedConfig {
     pub compaction_interval: Duration,
     /// redb's page cache size in bytes (`None` = redb's default).
     pub cache_size: Option<usize>,
+    /// Size of the preallocated write-ahead log file `<path>.wal`; a checkpoint is forced
+    /// when it is half full.
+    pub wal_capacity: u64,
+    /// Longest time between checkpoints (durable redb commits that make the log redundant);
+    /// bounds how much log a restart replays.
+    pub checkpoint_interval: Duration,
 }
 
 impl EmbeddedConfig {
-    /// Defaults for a database at `path`: batches of up to 1024 writes, compaction every
-    /// 5 minutes (as kube-apiserver does for etcd).
+    /// Defaults for a database at `path`: batches of up to 1024 writes, a 16 MiB write-ahead
+    /// log checkpointed at least every second, compaction every 5 minutes (as kube-apiserver
+    /// does for etcd).
     pub fn new(path: impl Into<PathBuf>) -> Self {
         EmbeddedConfig {
             path: path.into(),
@@ -99,6 +106,8 @@ impl EmbeddedConfig {
             watch_buffer: 1024,
             compaction_interval: crate::etcd::DEFAULT_COMPACTION_INTERVAL,
             cache_size: None,
+            wal_capacity: 16 << 20,
+            checkpoint_interval: Duration::from_secs(1),
         }
     }
 
@@ -362,14 +371,13 @@ impl EmbeddedStore {
             ))
         })?;
         let (revision, compacted, cleaned, generation) = init_tables(&db).map_err(internal)?;
-        let wal = Wal::open(&wal_path(&config.path), config.wal_capacity, generation).map_err(
-            |e| {
+        let wal =
+            Wal::open(&wal_path(&config.path), config.wal_capacity, generation).map_err(|e| {
                 internal(format!(
                     "opening write-ahead log {}: {e}",
                     wal_path(&config.path).display()
                 ))
-            },
-        )?;
+            })?;
         let db = Arc::new(db);
         let (events, _) = broadcast::channel(config.watch_buffer.max(16));
         let (requests, rx) = std_mpsc::channel();
@@ -538,8 +546,14 @@ impl<'t> Tables<'t> {
 }
 
 enum Reply {
-    Write(oneshot::Sender<Result<Outcome, StoreError>>, Result<Outcome, StoreError>),
-    Compact(oneshot::Sender<Result<(), StoreError>>, Result<(), StoreError>),
+    Write(
+        oneshot::Sender<Result<Outcome, StoreError>>,
+        Result<Outcome, StoreError>,
+    ),
+    Compact(
+        oneshot::Sender<Result<(), StoreError>>,
+        Result<(), StoreError>,
+    ),
 }
 
 /// Why a batch failed as a whole.
@@ -710,6 +724,7 @@ impl Writer {
         replies: &mut Vec<Reply>,
         events: &mut Vec<WatchEvent>,
     ) -> Result<(), BatchError> {
+        let idle = batch.is_empty();
         let mut txn = self.db.begin_write()?;
         self.wal_buf.clear();
         let generation = self.wal.generation;
@@ -765,7 +780,12 @@ impl Writer {
                 }
             }
             t.meta.insert(META_REVISION, self.revision)?;
-            self.cleanup(&mut t, CLEANUP_PER_BATCH)?;
+            let budget = if idle {
+                CLEANUP_IDLE
+            } else {
+                CLEANUP_PER_BATCH
+            };
+            self.cleanup(&mut t, budget)?;
             checkpoint = self.last_checkpoint.elapsed() >= self.checkpoint_interval
                 || self.wal.fill() > 0.5
                 || !self.wal.fits(self.wal_buf.len());

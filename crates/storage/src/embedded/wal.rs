@@ -210,9 +210,7 @@ fn parse_body(body: &[u8]) -> Option<(u64, Record)> {
             }
             Record::Write { revision, ops }
         }
-        KIND_COMPACT => Record::Compact {
-            revision: c.i64()?,
-        },
+        KIND_COMPACT => Record::Compact { revision: c.i64()? },
         _ => return None,
     };
     Some((generation, record))
@@ -345,9 +343,7 @@ impl Wal {
                 break;
             }
             match parse_body(&body) {
-                Some((generation, record)) if generation == self.generation => {
-                    records.push(record)
-                }
+                Some((generation, record)) if generation == self.generation => records.push(record),
                 _ => break,
             }
             read += HEADER as u64 + len;
@@ -371,11 +367,7 @@ mod tests {
         let path = dir.path().join("wal");
         let mut wal = Wal::open(&path, 1 << 16, 7)?;
         let mut buf = RecordBuf::new();
-        buf.write(
-            7,
-            5,
-            [("/a", Some(&b"x"[..])), ("/b", None)].into_iter(),
-        );
+        buf.write(7, 5, [("/a", Some(&b"x"[..])), ("/b", None)].into_iter());
         buf.compact(7, 4);
         buf.write(6, 6, [("/c", Some(&b"y"[..]))].into_iter());
         wal.append(&buf)?;
