@@ -89,7 +89,7 @@ IronCore networking API is up (storage: $($use_etcd && echo "etcd on 127.0.0.1:$
 
   export KUBECONFIG=$local_dir/kubeconfig
   kubectl api-resources --api-group=networking.ironcore.dev
-  kubectl apply --validate=false -f docs/examples/network.yaml
+  kubectl apply -f docs/examples/network.yaml
   kubectl get networks
 
 Logs: $local_dir/logs/. Press Ctrl-C to stop everything.

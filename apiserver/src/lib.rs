@@ -1,5 +1,6 @@
-//! The API server binaries: which kinds each serves ([`networking`]) and the flags and
-//! start-up they share ([`cli`]).
+//! The API server binaries: which kinds each serves ([`networking`], [`apinet`] with its
+//! allocators) and the flags and start-up they share ([`cli`]).
 
+pub mod apinet;
 pub mod cli;
 pub mod networking;

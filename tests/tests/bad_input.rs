@@ -32,8 +32,11 @@ fn status(res: &RawResponse, code: u16, reason: &str) -> Value {
     s
 }
 
+/// `(reason, field)` pairs of a Status' causes.
+type Causes = Vec<(String, String)>;
+
 /// The `(reason, field)` pairs of a Status' causes.
-fn causes(s: &Value) -> Vec<(String, String)> {
+fn causes(s: &Value) -> Causes {
     s["details"]["causes"]
         .as_array()
         .unwrap_or_else(|| panic!("no causes in {s}"))
@@ -47,7 +50,7 @@ fn causes(s: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+fn pairs(v: &[(&str, &str)]) -> Causes {
     v.iter()
         .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
         .collect()
@@ -85,7 +88,8 @@ fn invalid_objects_are_422_with_the_exact_causes_and_write_nothing() {
     on_each_backend_async(|s| async move {
         let c = s.client().await;
         let before = revision(&c).await;
-        let cases: Vec<(&str, &str, Value, Vec<(String, String)>)> = vec![
+        // (resource, kind, body, expected (reason, field) causes)
+        let cases: Vec<(&str, &str, Value, Causes)> = vec![
             (
                 "natgateways",
                 "NATGateway",

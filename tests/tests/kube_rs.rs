@@ -574,3 +574,114 @@ fn metadata_apis_return_partial_object_metadata() {
         assert_eq!(b.metadata.resource_version, full.metadata.resource_version);
     });
 }
+
+#[test]
+fn api_create_with_generate_name_picks_a_fresh_name() {
+    on_each_backend_async(|s| async move {
+        let api = networks(&s).await;
+        let mut template = network("", json!({}));
+        template.metadata.name = None;
+        template.metadata.generate_name = Some("net-".to_owned());
+        let a = api
+            .create(&PostParams::default(), &template)
+            .await
+            .expect("create");
+        let b = api
+            .create(&PostParams::default(), &template)
+            .await
+            .expect("create");
+        let (a, b) = (
+            a.metadata.name.expect("name"),
+            b.metadata.name.expect("name"),
+        );
+        assert!(a.starts_with("net-") && a.len() == "net-".len() + 5, "{a}");
+        assert!(b.starts_with("net-") && a != b, "{a} {b}");
+        assert_eq!(
+            api.list(&ListParams::default())
+                .await
+                .expect("list")
+                .items
+                .len(),
+            2
+        );
+    });
+}
+
+#[test]
+fn api_dry_run_create_and_patch_write_nothing() {
+    on_each_backend_async(|s| async move {
+        let api = networks(&s).await;
+        let pp = PostParams {
+            dry_run: true,
+            ..PostParams::default()
+        };
+        let would = api
+            .create(&pp, &network("n1", json!({})))
+            .await
+            .expect("dry-run create");
+        assert_eq!(would.metadata.name.as_deref(), Some("n1"));
+        assert!(
+            api.get_opt("n1").await.expect("get").is_none(),
+            "dry run stored the object"
+        );
+        let created = api
+            .create(&PostParams::default(), &network("n1", json!({})))
+            .await
+            .expect("create");
+        let patched = api
+            .patch(
+                "n1",
+                &PatchParams::default().dry_run(),
+                &Patch::Merge(json!({"spec": {"providerID": "ironcore-net://a/b/1/u"}})),
+            )
+            .await
+            .expect("dry-run patch");
+        assert_eq!(patched.spec.provider_id, "ironcore-net://a/b/1/u");
+        let now = api.get("n1").await.expect("get");
+        assert_eq!(now.spec.provider_id, "");
+        assert_eq!(
+            now.metadata.resource_version,
+            created.metadata.resource_version
+        );
+    });
+}
+
+#[test]
+fn api_delete_collection_deletes_the_selected_objects() {
+    on_each_backend_async(|s| async move {
+        let api = networks(&s).await;
+        for (name, env) in [("a", "prod"), ("b", "dev"), ("c", "prod")] {
+            api.create(
+                &PostParams::default(),
+                &network(name, json!({"metadata": {"labels": {"env": env}}})),
+            )
+            .await
+            .expect("create");
+        }
+        let deleted = api
+            .delete_collection(
+                &DeleteParams::default(),
+                &ListParams::default().labels("env=prod"),
+            )
+            .await
+            .expect("delete collection");
+        if let Some(list) = deleted.left() {
+            let mut names: Vec<String> = list
+                .items
+                .into_iter()
+                .filter_map(|n| n.metadata.name)
+                .collect();
+            names.sort();
+            assert_eq!(names, ["a", "c"]);
+        }
+        let left: Vec<String> = api
+            .list(&ListParams::default())
+            .await
+            .expect("list")
+            .items
+            .into_iter()
+            .filter_map(|n| n.metadata.name)
+            .collect();
+        assert_eq!(left, ["b"]);
+    });
+}

@@ -597,3 +597,35 @@ fn status_subresource_writes_only_status_and_the_main_resource_only_the_rest() {
         assert_eq!(res.status, 404, "{}", res.body);
     });
 }
+
+/// The open-watch gauge of `/metrics`.
+async fn open_watches(c: &kube::Client) -> i64 {
+    let res = raw(c, "GET", "/metrics", None, Vec::new()).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    res.body
+        .lines()
+        .find_map(|l| l.strip_prefix("apiserver_longrunning_requests{verb=\"watch\"} "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no open-watch gauge in /metrics:\n{}", res.body))
+}
+
+#[test]
+fn metrics_count_open_watches() {
+    on_each_backend_async(|s| async move {
+        let c = s.client().await;
+        assert_eq!(open_watches(&c).await, 0);
+        let w1 = open(&c, "").await;
+        let w2 = open(&c, "allowWatchBookmarks=true").await;
+        assert_eq!(open_watches(&c).await, 2);
+        drop(w1);
+        drop(w2);
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        while open_watches(&c).await != 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "closed watches still counted"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+}

@@ -83,6 +83,18 @@ impl Objects {
     }
 }
 
+/// Decodes stored bytes and stamps `metadata.resourceVersion` with `revision`.
+pub fn decode_at(bytes: &[u8], revision: i64) -> Result<Value, ApiError> {
+    let mut obj: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::internal(format!("stored object does not decode: {e}")))?;
+    set_meta(
+        &mut obj,
+        "resourceVersion",
+        Some(Value::from(revision.to_string())),
+    );
+    Ok(obj)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,16 +124,4 @@ mod tests {
     fn splice_refuses_other_layouts() {
         assert!(Objects::splice_resource_version(br#"{"kind":"K","metadata":{}}"#, 3).is_none());
     }
-}
-
-/// Decodes stored bytes and stamps `metadata.resourceVersion` with `revision`.
-pub fn decode_at(bytes: &[u8], revision: i64) -> Result<Value, ApiError> {
-    let mut obj: Value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::internal(format!("stored object does not decode: {e}")))?;
-    set_meta(
-        &mut obj,
-        "resourceVersion",
-        Some(Value::from(revision.to_string())),
-    );
-    Ok(obj)
 }

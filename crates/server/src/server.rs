@@ -153,6 +153,8 @@ impl ApiServer {
                     "/livez".into(),
                     "/readyz".into(),
                     "/metrics".into(),
+                    "/openapi/v2".into(),
+                    "/openapi/v3".into(),
                     "/version".into(),
                 ];
                 for (g, v) in self.registry.group_versions() {
