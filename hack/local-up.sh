@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs the whole system on this machine: builds, starts every server on the embedded store
-# (or on a local etcd with --etcd), writes .local/kubeconfig, waits until all are ready,
-# prints what to do next, and stops everything on Ctrl-C.
+# (or on a local etcd with --etcd), writes .local/kubeconfig and .local/apinet.kubeconfig,
+# waits until all are ready, prints what to do next, and stops everything on Ctrl-C.
 #
-#   hack/local-up.sh            # embedded store in .local/data
+#   hack/local-up.sh            # embedded stores in .local/data and .local/apinet-data
 #   hack/local-up.sh --etcd     # a local etcd in .local/etcd (Debian's etcd-server)
-#   PORT=8443 hack/local-up.sh  # choose the IronCore API port
+#   PORT=8443 APINET_PORT=8444 hack/local-up.sh   # choose the API ports
+#   PUBLIC_PREFIXES=198.51.100.0/24 hack/local-up.sh  # apinet public IP pools (comma-separated)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -14,11 +15,14 @@ use_etcd=false
 for arg in "$@"; do
   case "$arg" in
     --etcd) use_etcd=true ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
 port=${PORT:-8443}
+apinet_port=${APINET_PORT:-8444}
+# Documentation ranges (RFC 5737, RFC 3849): never routed, safe for a local pool.
+public_prefixes=${PUBLIC_PREFIXES:-203.0.113.0/24,2001:db8::/120}
 etcd_port=${ETCD_PORT:-2379}
 mkdir -p "$local_dir/logs"
 
@@ -35,6 +39,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 storage_args=(--data-dir "$local_dir/data")
+apinet_storage_args=(--data-dir "$local_dir/apinet-data")
 if $use_etcd; then
   command -v etcd >/dev/null || { echo "etcd not found: apt-get install etcd-server" >&2; exit 1; }
   etcd --name local --data-dir "$local_dir/etcd" \
@@ -45,44 +50,62 @@ if $use_etcd; then
     >"$local_dir/logs/etcd.log" 2>&1 &
   pids+=($!)
   storage_args=(--etcd-servers "http://127.0.0.1:$etcd_port")
+  # Same etcd, its own key prefix (/registry/apinet.ironcore.dev by default).
+  apinet_storage_args=(--etcd-servers "http://127.0.0.1:$etcd_port")
 fi
 
 "$root/target/debug/ironcore-apiserver" --bind-address 127.0.0.1 --secure-port "$port" \
   --cert-dir "$local_dir/certs" "${storage_args[@]}" >"$local_dir/logs/ironcore-apiserver.log" 2>&1 &
 pids+=($!)
+"$root/target/debug/apinet-apiserver" --bind-address 127.0.0.1 --secure-port "$apinet_port" \
+  --cert-dir "$local_dir/apinet-certs" "${apinet_storage_args[@]}" \
+  --public-prefix "$public_prefixes" >"$local_dir/logs/apinet-apiserver.log" 2>&1 &
+pids+=($!)
 
-for _ in $(seq 1 100); do
-  if [ -f "$local_dir/certs/ca.crt" ] && \
-     curl -sf --cacert "$local_dir/certs/ca.crt" "https://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
-    ready=true; break
+# wait_ready NAME PORT CERT_DIR
+wait_ready() {
+  local ready=false
+  for _ in $(seq 1 100); do
+    if [ -f "$3/ca.crt" ] && \
+       curl -sf --cacert "$3/ca.crt" "https://127.0.0.1:$2/readyz" >/dev/null 2>&1; then
+      ready=true; break
+    fi
+    sleep 0.2
+  done
+  if [ "$ready" != true ]; then
+    echo "$1 did not become ready; see $local_dir/logs/$1.log" >&2
+    exit 1
   fi
-  sleep 0.2
-done
-if [ "${ready:-false}" != true ]; then
-  echo "ironcore-apiserver did not become ready; see $local_dir/logs/ironcore-apiserver.log" >&2
-  exit 1
-fi
+}
 
-cat >"$local_dir/kubeconfig" <<KCFG
+# write_kubeconfig FILE NAME PORT CERT_DIR
+write_kubeconfig() {
+  cat >"$1" <<KCFG
 apiVersion: v1
 kind: Config
 clusters:
-- name: ironcore
+- name: $2
   cluster:
-    server: https://127.0.0.1:$port
-    certificate-authority: $local_dir/certs/ca.crt
+    server: https://127.0.0.1:$3
+    certificate-authority: $4/ca.crt
 users:
 - name: admin
   user:
     token: local-admin
 contexts:
-- name: ironcore
+- name: $2
   context:
-    cluster: ironcore
+    cluster: $2
     user: admin
     namespace: default
-current-context: ironcore
+current-context: $2
 KCFG
+}
+
+wait_ready ironcore-apiserver "$port" "$local_dir/certs"
+wait_ready apinet-apiserver "$apinet_port" "$local_dir/apinet-certs"
+write_kubeconfig "$local_dir/kubeconfig" ironcore "$port" "$local_dir/certs"
+write_kubeconfig "$local_dir/apinet.kubeconfig" apinet "$apinet_port" "$local_dir/apinet-certs"
 
 cat <<MSG
 IronCore networking API is up (storage: $($use_etcd && echo "etcd on 127.0.0.1:$etcd_port" || echo "embedded, $local_dir/data")).
@@ -91,6 +114,12 @@ IronCore networking API is up (storage: $($use_etcd && echo "etcd on 127.0.0.1:$
   kubectl api-resources --api-group=networking.ironcore.dev
   kubectl apply -f docs/examples/network.yaml
   kubectl get networks
+
+apinet API (core.apinet.ironcore.dev) on 127.0.0.1:$apinet_port, public prefixes $public_prefixes:
+
+  export KUBECONFIG=$local_dir/apinet.kubeconfig
+  kubectl api-resources --api-group=core.apinet.ironcore.dev
+  kubectl get networks,networkids,ips,ipaddresses
 
 Logs: $local_dir/logs/. Press Ctrl-C to stop everything.
 MSG

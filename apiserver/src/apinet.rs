@@ -27,7 +27,7 @@ use ironcore_api::common::IPPrefix;
 use ironcore_server::Registry;
 use ironcore_server::registry::{TypedStrategy, WithAllocator};
 
-use ip_claims::{ClaimAllocator, ClaimerKind};
+use ip_claims::{ClaimAllocator, ClaimerKind, KeepAllocated};
 use ip_pool::{IpAddressProtection, IpAllocator};
 use range::{Pools, RangeError, VniRange};
 use vni::{NetworkIdProtection, VniAllocator};
@@ -92,16 +92,22 @@ pub fn registry(config: &AllocationConfig) -> Registry {
             IpAllocator::new(Arc::clone(&pools)),
         )))
         .register_strategy(Arc::new(WithAllocator::new(
-            TypedStrategy::<NetworkInterface>::new(),
+            KeepAllocated::new(
+                TypedStrategy::<NetworkInterface>::new(),
+                ClaimerKind::NetworkInterface,
+            ),
             claims(ClaimerKind::NetworkInterface),
         )))
         .register_strategy(Arc::new(WithAllocator::new(
-            TypedStrategy::<LoadBalancer>::new(),
+            KeepAllocated::new(
+                TypedStrategy::<LoadBalancer>::new(),
+                ClaimerKind::LoadBalancer,
+            ),
             claims(ClaimerKind::LoadBalancer),
         )))
         .register::<LoadBalancerRouting>()
         .register_strategy(Arc::new(WithAllocator::new(
-            TypedStrategy::<NATGateway>::new(),
+            KeepAllocated::new(TypedStrategy::<NATGateway>::new(), ClaimerKind::NATGateway),
             claims(ClaimerKind::NATGateway),
         )))
         .register::<NATGatewayAutoscaler>()

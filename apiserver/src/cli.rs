@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use ironcore_server::serve::{bind, install_crypto_provider, load_tls, self_signed, serve};
+use ironcore_server::serve::{
+    bind, install_crypto_provider, load_tls_requesting_client_certs, self_signed, serve,
+};
 use ironcore_server::watch::WatchSettings;
 use ironcore_server::{ApiServer, Registry, ServerSettings};
 use ironcore_storage::Store;
@@ -59,6 +61,9 @@ pub struct ServerFlags {
     /// How often idle watches with bookmarks get a BOOKMARK event.
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub watch_bookmark_interval: Duration,
+    /// Authentication and authorization.
+    #[command(flatten)]
+    pub auth: crate::auth::AuthFlags,
 }
 
 /// Parses `90s`, `5m`, `1h` or plain seconds.
@@ -123,7 +128,10 @@ pub async fn run(
             ..WatchSettings::default()
         },
     };
-    let server = ApiServer::new(registry, store, settings, shutdown_rx.clone())
+    let guards = ironcore_auth::guards(&flags.auth.options())
+        .await
+        .context("setting up authentication and authorization")?;
+    let server = ApiServer::with_guards(registry, store, settings, guards, shutdown_rx.clone())
         .await
         .context("starting the API server")?;
     let (cert, key) = match (&flags.tls_cert_file, &flags.tls_private_key_file) {
@@ -141,7 +149,7 @@ pub async fn run(
         }
         _ => anyhow::bail!("--tls-cert-file and --tls-private-key-file go together"),
     };
-    let tls = load_tls(&cert, &key)?;
+    let tls = load_tls_requesting_client_certs(&cert, &key)?;
     let addr = SocketAddr::new(flags.bind_address, flags.secure_port);
     let listener = bind(addr, true).await?;
     tracing::info!(%addr, "serving HTTPS");

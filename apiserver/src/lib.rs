@@ -2,5 +2,6 @@
 //! allocators) and the flags and start-up they share ([`cli`]).
 
 pub mod apinet;
+pub mod auth;
 pub mod cli;
 pub mod networking;

@@ -49,9 +49,9 @@ pub fn binary(name: &str) -> PathBuf {
 
 /// Flags every kubectl write (`create`, `apply`, `replace`, `edit`) gets.
 ///
-/// The server does not serve OpenAPI yet, so kubectl's client-side validation (which downloads
-/// it) is switched off. This is the one place to change once OpenAPI is served.
-pub const KUBECTL_WRITE_FLAGS: &[&str] = &["--validate=false"];
+/// None: the server serves OpenAPI, so kubectl validates as against kube-apiserver
+/// (`fieldValidation=Strict`, checked by the server).
+pub const KUBECTL_WRITE_FLAGS: &[&str] = &[];
 
 impl ServerProcess {
     /// Starts `ironcore-apiserver` on `backend` and waits until it is ready.
@@ -281,13 +281,27 @@ pub fn on_each_backend(body: impl Fn(ServerProcess)) {
 }
 
 /// [`on_each_backend`] with extra server flags.
+///
+/// Both backends always run; a failure on either fails the test, naming the backend(s).
 pub fn on_each_backend_with_args(extra_args: &[&str], body: impl Fn(ServerProcess)) {
+    let mut failed = Vec::new();
     for backend in backends() {
-        eprintln!("=== backend {}", backend_name(&backend.1));
-        let server = ServerProcess::start("ironcore-apiserver", backend.1.clone(), extra_args);
-        body(server);
+        let name = backend_name(&backend.1);
+        eprintln!("=== backend {name}");
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let server = ServerProcess::start("ironcore-apiserver", backend.1.clone(), extra_args);
+            body(server);
+        }));
         drop(backend);
+        if run.is_err() {
+            failed.push(name);
+        }
     }
+    assert!(
+        failed.is_empty(),
+        "failed on backend(s): {}",
+        failed.join(", ")
+    );
 }
 
 /// Runs the async `body` against a server on the embedded store, then against one on a fresh
@@ -447,6 +461,27 @@ pub fn seed(stem: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
+/// The seed's reconciled shapes (`api/tests/seed/*-reconciled.yaml`): the examples with the
+/// status the seed shows after the controllers ran, as (file stem, manifest) pairs.
+pub fn seed_reconciled() -> Vec<(String, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../api/tests/seed");
+    let mut out: Vec<(String, String)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter_map(|p| {
+            let stem = p.file_stem()?.to_str()?.to_owned();
+            let yaml = p.extension().is_some_and(|x| x == "yaml");
+            (yaml && stem.ends_with("-reconciled")).then(|| {
+                let text = std::fs::read_to_string(&p)
+                    .unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
+                (stem, text)
+            })
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 fn seed_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/examples")
 }
@@ -571,6 +606,20 @@ impl Watch {
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let ev = self.next_event(left).await?;
+            if ev["type"] != "BOOKMARK" {
+                return Some(ev);
+            }
+        }
+    }
+
+    /// The next non-BOOKMARK event, or `None` if none arrives within `timeout` or the stream
+    /// ends first (never panics on a timeout).
+    pub async fn try_next_change(&mut self, timeout: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let line = tokio::time::timeout(left, self.next_line()).await.ok()??;
+            let ev: Value = serde_json::from_slice(&line).expect("watch line is JSON");
             if ev["type"] != "BOOKMARK" {
                 return Some(ev);
             }

@@ -237,6 +237,43 @@ fn apply_keeps_the_seed_examples_fields_as_written() {
 }
 
 #[test]
+fn apply_of_a_reconciled_example_keeps_the_spec_and_drops_the_status() {
+    let examples = ironcore_e2e::seed_reconciled();
+    assert!(!examples.is_empty(), "no reconciled seed examples");
+    on_each_backend(|s| {
+        for (stem, manifest) in &examples {
+            let out = s.apply(manifest);
+            let (resource, name) = out
+                .split_whitespace()
+                .next()
+                .and_then(|r| r.split_once('/'))
+                .unwrap_or_else(|| panic!("apply of {stem}: {out}"));
+            assert!(out.contains(" created"), "apply of {stem}: {out}");
+            let got = get_json(&s, &[resource, name]);
+            // kubectl records what it applied: the seed's object, status included.
+            let applied: Value = serde_json::from_str(
+                got["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+                    .as_str()
+                    .expect("last-applied-configuration"),
+            )
+            .expect("last-applied JSON");
+            for (k, v) in applied["spec"].as_object().expect("seed spec") {
+                assert_eq!(&got["spec"][k], v, "{stem}: spec.{k} kept as written");
+            }
+            let seed_status = applied["status"].as_object().expect("seed status");
+            assert!(!seed_status.is_empty(), "{stem}");
+            for (k, v) in seed_status {
+                assert_ne!(
+                    &got["status"][k], v,
+                    "{stem}: status.{k} is the controllers' to write, not the creator's"
+                );
+            }
+            ok(s.kubectl(&["delete", resource, name]));
+        }
+    });
+}
+
+#[test]
 fn get_prints_the_table_columns_of_each_kind() {
     on_each_backend(|s| {
         apply_all_seed_examples(&s);

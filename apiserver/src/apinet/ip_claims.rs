@@ -15,11 +15,12 @@ use ironcore_api::apinet::ip::IP_TYPE_PUBLIC;
 use ironcore_api::apinet::loadbalancer::LOAD_BALANCER_TYPE_PUBLIC;
 use ironcore_api::apinet::{GROUP, LoadBalancer, NATGateway, NetworkInterface, VERSION};
 use ironcore_api::common::{IP, IPFamily};
+use ironcore_apimachinery::openapi::KindSchemas;
 use ironcore_apimachinery::{FieldError, Path};
 use ironcore_server::allocator::{AllocContext, Allocator, delete_op, update_op};
 use ironcore_server::errors::ApiError;
 use ironcore_server::objects::Objects;
-use ironcore_server::registry::ResourceInfo;
+use ironcore_server::registry::{Admission, KindStrategy, ResourceInfo};
 use ironcore_storage::{Condition, TxnOp};
 use serde_json::{Value, json};
 
@@ -142,6 +143,47 @@ pub fn keep_omitted(kind: ClaimerKind, new: &mut Value, new_reqs: &mut [Request]
             kind.set_ip(new, r.index, &ip);
             r.ip = Some(ip);
         }
+    }
+}
+
+/// A claimer kind's strategy that, on update, keeps the server-allocated address of every
+/// entry the request leaves it out of ([`keep_omitted`]) *before* admission: an apply that
+/// omits `ip` then compares equal to the stored object (no rewrite, no `generation` bump).
+pub struct KeepAllocated<S> {
+    inner: S,
+    kind: ClaimerKind,
+}
+
+impl<S: KindStrategy> KeepAllocated<S> {
+    /// `inner` with allocated addresses of `kind`'s entries kept on update.
+    pub fn new(inner: S, kind: ClaimerKind) -> Self {
+        KeepAllocated { inner, kind }
+    }
+}
+
+impl<S: KindStrategy> KindStrategy for KeepAllocated<S> {
+    fn info(&self) -> &ResourceInfo {
+        self.inner.info()
+    }
+    fn admit_create(&self, object: Value) -> Admission {
+        self.inner.admit_create(object)
+    }
+    fn admit_update(&self, mut object: Value, old: &Value) -> Admission {
+        let mut reqs = self.kind.requests(&object);
+        keep_omitted(self.kind, &mut object, &mut reqs, &self.kind.requests(old));
+        self.inner.admit_update(object, old)
+    }
+    fn field_label(&self, object: &Value, label: &str) -> Option<String> {
+        self.inner.field_label(object, label)
+    }
+    fn table_cells(&self, object: &Value) -> Vec<Value> {
+        self.inner.table_cells(object)
+    }
+    fn openapi(&self) -> Option<KindSchemas> {
+        self.inner.openapi()
+    }
+    fn allocator(&self) -> Option<&dyn Allocator> {
+        self.inner.allocator()
     }
 }
 

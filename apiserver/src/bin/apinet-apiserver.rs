@@ -12,7 +12,7 @@ use ironcore_apiservers::cli::{ServerFlags, init_logging, run};
 /// The apinet API server (core.apinet.ironcore.dev/v1alpha1): VNIs, public IPs and IP claims
 /// are allocated atomically with the objects that claim them.
 #[derive(Parser, Debug)]
-#[command(name = "apinet-apiserver", version, about)]
+#[command(name = "apinet-apiserver", version)]
 struct Cli {
     #[command(flatten)]
     server: ServerFlags,

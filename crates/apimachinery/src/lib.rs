@@ -9,6 +9,7 @@ pub mod meta;
 pub mod names;
 pub mod openapi;
 pub mod selector;
+pub mod ssa;
 pub mod strategic;
 
 pub use field::{ErrorType, FieldError, FieldErrors, Path};

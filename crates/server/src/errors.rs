@@ -127,6 +127,50 @@ impl ApiError {
         .with_details(json!({"name": name, "group": group, "kind": kind, "causes": causes}))
     }
 
+    /// 401 Unauthorized: no credentials, or credentials nobody accepted.
+    pub fn unauthorized() -> Self {
+        Self::new(401, "Unauthorized", "Unauthorized")
+    }
+
+    /// 403 Forbidden, worded as apimachinery's `NewForbidden(<resource>.<group>, name, err)`:
+    /// `<resource>.<group> "<name>" is forbidden: <err>`, `<resource>.<group> is forbidden: <err>`
+    /// without a name, `forbidden: <err>` without a resource.
+    pub fn forbidden(group: &str, resource: &str, name: &str, err: impl std::fmt::Display) -> Self {
+        let qualified = if group.is_empty() {
+            resource.to_owned()
+        } else {
+            format!("{resource}.{group}")
+        };
+        let message = if resource.is_empty() && group.is_empty() {
+            format!("forbidden: {err}")
+        } else if name.is_empty() {
+            format!("{qualified} is forbidden: {err}")
+        } else {
+            format!("{qualified} \"{name}\" is forbidden: {err}")
+        };
+        let mut details = serde_json::Map::new();
+        for (k, v) in [("name", name), ("group", group), ("kind", resource)] {
+            if !v.is_empty() {
+                details.insert(k.to_owned(), json!(v));
+            }
+        }
+        Self::new(403, "Forbidden", message).with_details(Value::Object(details))
+    }
+
+    /// The same error with one more `details.causes` entry.
+    pub fn with_cause(mut self, reason: &str, message: &str, field: &str) -> Self {
+        let mut details = self.details.take().map(|d| *d).unwrap_or_else(|| json!({}));
+        if !details.is_object() {
+            details = json!({});
+        }
+        let cause = json!({"reason": reason, "message": message, "field": field});
+        match details.get_mut("causes").and_then(Value::as_array_mut) {
+            Some(causes) => causes.push(cause),
+            None => details["causes"] = json!([cause]),
+        }
+        self.with_details(details)
+    }
+
     /// 410 Expired.
     pub fn expired(message: impl Into<String>) -> Self {
         Self::new(410, "Expired", message)

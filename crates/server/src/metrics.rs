@@ -148,6 +148,23 @@ impl Metrics {
     }
 }
 
+/// Counts one open watch for as long as it lives.
+pub struct WatchGauge(Arc<Metrics>);
+
+impl WatchGauge {
+    /// Counts a watch as open until the gauge is dropped.
+    pub fn open(metrics: Arc<Metrics>) -> Self {
+        metrics.watch_delta(1);
+        WatchGauge(metrics)
+    }
+}
+
+impl Drop for WatchGauge {
+    fn drop(&mut self) {
+        self.0.watch_delta(-1);
+    }
+}
+
 /// A [`Store`] that records the latency of every operation in [`Metrics`].
 pub struct MeteredStore {
     inner: Arc<dyn Store>,

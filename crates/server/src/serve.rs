@@ -12,6 +12,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use crate::gate::PeerCertificates;
 use crate::server::ApiServer;
 
 /// Serving failures.
@@ -53,8 +54,28 @@ fn read(path: &Path) -> Result<Vec<u8>, ServeError> {
     })
 }
 
-/// Loads a serving certificate chain and key from PEM files.
+/// Loads a serving certificate chain and key from PEM files (no client certificates asked).
 pub fn load_tls(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, ServeError> {
+    tls_config(cert, key, false)
+}
+
+/// [`load_tls`], but the server *requests* (does not require) a client certificate and accepts
+/// any chain whose holder proves its key: which CA a chain must verify against (client CA,
+/// front-proxy CA) is the gate's decision, made per request from [`PeerCertificates`] — as
+/// kube-apiserver does with Go's `tls.RequestClientCert`. CAs can then change at run time
+/// without rebuilding the TLS configuration.
+pub fn load_tls_requesting_client_certs(
+    cert: &Path,
+    key: &Path,
+) -> Result<Arc<rustls::ServerConfig>, ServeError> {
+    tls_config(cert, key, true)
+}
+
+fn tls_config(
+    cert: &Path,
+    key: &Path,
+    request_client_certs: bool,
+) -> Result<Arc<rustls::ServerConfig>, ServeError> {
     install_crypto_provider();
     let certs = rustls_pemfile::certs(&mut read(cert)?.as_slice())
         .collect::<Result<Vec<_>, _>>()
@@ -62,12 +83,75 @@ pub fn load_tls(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, Se
     let key = rustls_pemfile::private_key(&mut read(key)?.as_slice())
         .map_err(|e| ServeError::Tls(format!("{}: {e}", key.display())))?
         .ok_or_else(|| ServeError::Tls(format!("{}: no private key", key.display())))?;
-    let mut cfg = rustls::ServerConfig::builder()
-        .with_no_client_auth()
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ServeError::Tls(e.to_string()))?;
+    let builder = if request_client_certs {
+        builder.with_client_cert_verifier(Arc::new(RequestClientCert {
+            algorithms: provider.signature_verification_algorithms,
+        }))
+    } else {
+        builder.with_no_client_auth()
+    };
+    let mut cfg = builder
         .with_single_cert(certs, key)
         .map_err(|e| ServeError::Tls(e.to_string()))?;
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(cfg))
+}
+
+/// Requests a client certificate, accepts any chain and checks only that the client holds the
+/// leaf's key (the handshake signature); the chain itself is verified by the gate.
+#[derive(Debug)]
+struct RequestClientCert {
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+}
+
+impl rustls::server::danger::ClientCertVerifier for RequestClientCert {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        // An empty list: clients send the certificate they have, whatever its issuer.
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        Ok(rustls::server::danger::ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
 }
 
 /// Returns `<cert-dir>/apiserver.{crt,key}`, generating them when absent: a local CA
@@ -147,10 +231,6 @@ pub async fn serve(
         };
         let _ = tcp.set_nodelay(true);
         let server = Arc::clone(&server);
-        let svc = service_fn(move |req| {
-            let server = Arc::clone(&server);
-            async move { Ok::<_, std::convert::Infallible>(server.handle(req).await) }
-        });
         match &acceptor {
             Some(acceptor) => {
                 let acceptor = acceptor.clone();
@@ -159,8 +239,13 @@ pub async fn serve(
                 tokio::spawn(async move {
                     match acceptor.accept(tcp).await {
                         Ok(stream) => {
+                            let peer_certs = stream.get_ref().1.peer_certificates().map(|c| {
+                                PeerCertificates(Arc::new(
+                                    c.iter().map(|c| c.clone().into_owned()).collect(),
+                                ))
+                            });
                             let conn = builder
-                                .serve_connection(TokioIo::new(stream), svc)
+                                .serve_connection(TokioIo::new(stream), service(server, peer_certs))
                                 .into_owned();
                             if let Err(e) = watcher.watch(conn).await {
                                 tracing::debug!(%peer, error = %e, "connection ended");
@@ -172,7 +257,7 @@ pub async fn serve(
             }
             None => {
                 let conn = builder
-                    .serve_connection(TokioIo::new(tcp), svc)
+                    .serve_connection(TokioIo::new(tcp), service(server, None))
                     .into_owned();
                 let fut = graceful.watch(conn);
                 tokio::spawn(async move {
@@ -187,4 +272,25 @@ pub async fn serve(
         _ = graceful.shutdown() => {}
         _ = tokio::time::sleep(std::time::Duration::from_secs(10)) => tracing::warn!("connections did not drain in 10s"),
     }
+}
+
+/// The per-connection service: every request carries the connection's client certificates.
+fn service(
+    server: Arc<ApiServer>,
+    peer_certs: Option<PeerCertificates>,
+) -> impl hyper::service::Service<
+    http::Request<hyper::body::Incoming>,
+    Response = http::Response<crate::response::Body>,
+    Error = std::convert::Infallible,
+    Future = impl Future<
+        Output = Result<http::Response<crate::response::Body>, std::convert::Infallible>,
+    > + Send,
+> + Clone {
+    service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+        let server = Arc::clone(&server);
+        if let Some(certs) = &peer_certs {
+            req.extensions_mut().insert(certs.clone());
+        }
+        async move { Ok::<_, std::convert::Infallible>(server.handle(req).await) }
+    })
 }

@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 
 use crate::discovery;
 use crate::errors::ApiError;
-use crate::gate::{AllowAll, Gate};
-use crate::metrics::{MeteredStore, Metrics};
+use crate::gate::{CreateRequest, Guards};
+use crate::metrics::{MeteredStore, Metrics, WatchGauge};
 use crate::negotiate::{Representation, negotiate};
 use crate::objects::Objects;
 use crate::openapi::OpenApi;
@@ -41,7 +41,7 @@ pub struct ApiServer {
     caches: HashMap<(String, String), Arc<WatchCache>>,
     metrics: Arc<Metrics>,
     settings: ServerSettings,
-    gate: Arc<dyn Gate>,
+    guards: Guards,
     shutdown: tokio::sync::watch::Receiver<bool>,
     /// The OpenAPI documents, built once from the registry.
     openapi: OpenApi,
@@ -52,11 +52,24 @@ pub struct ApiServer {
 pub const KUBERNETES_VERSION: (&str, &str) = ("1", "33");
 
 impl ApiServer {
-    /// Builds the server and starts one watch cache per resource.
+    /// Builds the server and starts one watch cache per resource; every request is allowed
+    /// ([`Guards::default`]).
     pub async fn new(
         registry: Registry,
         store: Arc<dyn Store>,
         settings: ServerSettings,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<Arc<Self>, StoreError> {
+        Self::with_guards(registry, store, settings, Guards::default(), shutdown).await
+    }
+
+    /// [`ApiServer::new`] with the gate every request passes and the admission hooks every
+    /// create passes.
+    pub async fn with_guards(
+        registry: Registry,
+        store: Arc<dyn Store>,
+        settings: ServerSettings,
+        guards: Guards,
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Result<Arc<Self>, StoreError> {
         let metrics = Arc::new(Metrics::default());
@@ -85,7 +98,7 @@ impl ApiServer {
             caches,
             metrics,
             settings,
-            gate: Arc::new(AllowAll),
+            guards,
             shutdown,
         }))
     }
@@ -102,9 +115,9 @@ impl ApiServer {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let started = Instant::now();
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
         // The one place authentication and authorization run, before every handler.
-        if let Err(e) = self.gate.check(&parts) {
+        if let Err(e) = self.guards.gate.check(&mut parts).await {
             return response::error(&e);
         }
         let route = route(parts.uri.path());
@@ -314,14 +327,30 @@ impl ApiServer {
                     .get(&(info.group.clone(), info.plural.clone()))
                     .cloned()
                     .ok_or_else(|| ApiError::internal("no watch cache"))?;
-                self.metrics.watch_delta(1);
-                let r = watch(&ctx, cache, &self.settings.watch, self.shutdown.clone()).await;
-                self.metrics.watch_delta(-1);
-                r
+                let guard = WatchGauge::open(Arc::clone(&self.metrics));
+                watch(
+                    &ctx,
+                    cache,
+                    &self.settings.watch,
+                    self.shutdown.clone(),
+                    guard,
+                )
+                .await
             }
             (&Method::GET, true) => rest::get(&ctx).await,
             (&Method::GET, false) => rest::list(&ctx).await,
-            (&Method::POST, false) => rest::create(&ctx).await,
+            (&Method::POST, false) => {
+                let create = CreateRequest {
+                    info,
+                    namespace: path.namespace.as_deref(),
+                    content_type,
+                    body: &body,
+                };
+                for hook in &self.guards.admission {
+                    hook.admit_create(&create).await?;
+                }
+                rest::create(&ctx).await
+            }
             (&Method::PUT, true) => rest::update(&ctx).await,
             (&Method::PATCH, true) => rest::patch(&ctx).await,
             (&Method::DELETE, true) if path.subresource.is_none() => rest::delete(&ctx).await,

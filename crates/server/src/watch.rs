@@ -99,6 +99,7 @@ pub async fn watch(
     cache: Arc<WatchCache>,
     settings: &WatchSettings,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
+    on_close: impl Send + 'static,
 ) -> Result<Response<Body>, ApiError> {
     let q = ctx.query;
     let strategy = Arc::clone(ctx.strategy);
@@ -173,6 +174,8 @@ pub async fn watch(
     let subscription = cache.subscribe(after);
     let interval = settings.bookmark_interval;
     tokio::spawn(async move {
+        // Dropped when the stream ends, whichever way.
+        let _on_close = on_close;
         let (backlog, mut live) = match subscription {
             Ok(s) => s,
             Err(too_old) => {
@@ -215,6 +218,8 @@ pub async fn watch(
             tokio::select! {
                 _ = &mut deadline => return,
                 _ = shutdown.changed() => return,
+                // The client went away: stop now rather than at the next event.
+                _ = tx.closed() => return,
                 _ = ticker.tick(), if bookmarks => {
                     let b = bookmark(strategy.as_ref(), processed, false);
                     if tx.send(encoder.line("BOOKMARK", &b)).await.is_err() { return; }

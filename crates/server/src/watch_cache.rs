@@ -147,16 +147,30 @@ impl WatchCache {
             let mut stream = match store.watch(&prefix, after).await {
                 Ok(s) => s,
                 Err(StoreError::Compacted { compacted, .. }) => {
-                    tracing::warn!(%prefix, after, compacted, "watch cache start revision compacted");
+                    // A store compacted by someone else may not know how far: then resume
+                    // from its current revision (clients behind it relist on a 410).
+                    let resume = if compacted > after {
+                        compacted
+                    } else {
+                        match store.current_revision().await {
+                            Ok(r) => r,
+                            Err(_) => {
+                                tokio::time::sleep(Duration::from_secs(1)).await;
+                                continue;
+                            }
+                        }
+                    };
+                    tracing::warn!(%prefix, after, resume, "watch cache start revision compacted");
                     if after == self.head() && self.lock().history.is_empty() {
                         // Nothing delivered yet: simply start later.
                         let mut inner = self.lock();
-                        inner.oldest = compacted;
-                        inner.head = compacted;
+                        inner.oldest = resume;
+                        inner.head = resume;
                     } else {
-                        self.reset(compacted);
+                        self.reset(resume);
                     }
-                    after = compacted;
+                    after = resume;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
                 Err(e) => {

@@ -1,4 +1,5 @@
-//! The embedded backend: a persistent, pure-Rust [`Store`] on one `redb` file.
+//! The embedded backend: a persistent, pure-Rust [`Store`] on a `redb` file and a
+//! write-ahead log beside it.
 //!
 //! It mirrors etcd's MVCC model in four tables:
 //!
@@ -7,13 +8,18 @@
 //! - `versions`: (key, mod revision) → (create revision, live or tombstone, value); serves reads
 //!   at past revisions and the previous values of watch events.
 //! - `log`: revision → the keys written at that revision; the history watches replay.
-//! - `meta`: the current revision, the compacted revision and how far compaction has cleaned up.
+//! - `meta`: the current revision, the compacted revision, how far compaction has cleaned up,
+//!   and the write-ahead log's generation.
 //!
 //! One writer thread owns all writes. It drains the queue of pending writes into one redb
 //! transaction (group commit): each write still gets its own revision and its own condition
-//! check, in queue order, and the transaction commits with `Durability::Immediate` before any of
-//! them is acknowledged, so an acknowledged write survives a crash. Readers use redb's MVCC
-//! snapshots and never wait for the writer.
+//! check, in queue order. The batch is made durable before any of its writes is acknowledged
+//! or becomes visible: normally by appending its records to a write-ahead log (`<path>.wal`,
+//! one sequential write and one `fdatasync`) and then committing the redb transaction without
+//! a sync; every few seconds (or when the log is half full) by a durable redb commit instead,
+//! a checkpoint that makes the log's records redundant. Opening the store replays the records
+//! written since the last checkpoint, so an acknowledged write survives a crash or a kill.
+//! Readers use redb's MVCC snapshots and never wait for the writer.
 //!
 //! Live watch events are fanned out through a Tokio broadcast channel after each commit. A
 //! watcher that falls behind the channel is not dropped and does not slow writers: it re-reads
@@ -87,8 +93,8 @@ pub struct EmbeddedConfig {
     pub compaction_interval: Duration,
     /// redb's page cache size in bytes (`None` = redb's default).
     pub cache_size: Option<usize>,
-    /// Size of the preallocated write-ahead log file `<path>.wal`; a checkpoint is forced
-    /// when it is half full.
+    /// Largest size of the write-ahead log file `<path>.wal` (it grows in 4 MiB steps); a
+    /// checkpoint is forced when it is half full.
     pub wal_capacity: u64,
     /// Longest time between checkpoints (durable redb commits that make the log redundant);
     /// bounds how much log a restart replays.
@@ -96,9 +102,9 @@ pub struct EmbeddedConfig {
 }
 
 impl EmbeddedConfig {
-    /// Defaults for a database at `path`: batches of up to 1024 writes, a 16 MiB write-ahead
-    /// log checkpointed at least every second, compaction every 5 minutes (as kube-apiserver
-    /// does for etcd).
+    /// Defaults for a database at `path`: batches of up to 1024 writes, a write-ahead log of
+    /// up to 64 MiB checkpointed at least every 5 seconds, compaction every 5 minutes (as
+    /// kube-apiserver does for etcd).
     pub fn new(path: impl Into<PathBuf>) -> Self {
         EmbeddedConfig {
             path: path.into(),
@@ -106,8 +112,8 @@ impl EmbeddedConfig {
             watch_buffer: 1024,
             compaction_interval: crate::etcd::DEFAULT_COMPACTION_INTERVAL,
             cache_size: None,
-            wal_capacity: 16 << 20,
-            checkpoint_interval: Duration::from_secs(1),
+            wal_capacity: 64 << 20,
+            checkpoint_interval: Duration::from_secs(5),
         }
     }
 
@@ -731,8 +737,17 @@ impl Writer {
         let checkpoint;
         {
             let mut t = Tables::open(&txn)?;
+            // After a storage failure the batch is abandoned; its remaining requests are
+            // still answered (with the failure).
+            let mut failure: Option<BatchError> = None;
             for req in batch {
                 match req {
+                    Request::Write { reply, .. } if failure.is_some() => {
+                        replies.push(Reply::Write(reply, Err(closed())));
+                    }
+                    Request::Compact { reply, .. } if failure.is_some() => {
+                        replies.push(Reply::Compact(reply, Err(closed())));
+                    }
                     Request::Write { op, reply } => {
                         let before = self.revision;
                         match self.apply(&mut t, &op, events) {
@@ -756,7 +771,7 @@ impl Writer {
                             }
                             Err(ApplyError::Storage(e)) => {
                                 replies.push(Reply::Write(reply, Err(closed())));
-                                return Err(e.into());
+                                failure = Some(e.into());
                             }
                         }
                     }
@@ -769,7 +784,9 @@ impl Writer {
                         } else {
                             if revision > self.compacted {
                                 self.compacted = revision;
-                                t.meta.insert(META_COMPACTED, revision)?;
+                                if let Err(e) = t.meta.insert(META_COMPACTED, revision) {
+                                    failure = Some(e.into());
+                                }
                                 self.wal_buf.compact(generation, revision);
                             }
                             Ok(())
@@ -778,6 +795,9 @@ impl Writer {
                     }
                     Request::Shutdown => {}
                 }
+            }
+            if let Some(e) = failure {
+                return Err(e);
             }
             t.meta.insert(META_REVISION, self.revision)?;
             let budget = if idle {
@@ -811,15 +831,19 @@ impl Writer {
             return Ok(());
         }
         let offset = self.wal.offset();
-        self.wal.append(&self.wal_buf)?;
-        txn.set_durability(Durability::None)?;
-        if let Err(e) = txn.commit() {
-            if let Err(re) = self.wal.retract(offset) {
-                tracing::error!(error = %re, "could not retract write-ahead log records");
+        let logged = self.wal.append(&self.wal_buf).map_err(BatchError::from);
+        let committed = logged.and_then(|()| {
+            txn.set_durability(Durability::None)?;
+            txn.commit()?;
+            Ok(())
+        });
+        if committed.is_err() {
+            // The batch is reported failed: its records must not be replayed later.
+            if let Err(e) = self.wal.retract(offset) {
+                tracing::error!(error = %e, "could not retract write-ahead log records");
             }
-            return Err(e.into());
         }
-        Ok(())
+        committed
     }
 
     /// Replays the write-ahead log's records beyond the last checkpoint, then checkpoints.

@@ -187,7 +187,9 @@ impl EtcdStore {
         let mut options = ConnectOptions::new()
             .with_connect_timeout(config.dial_timeout)
             .with_keep_alive(Duration::from_secs(30), Duration::from_secs(10))
-            .with_keep_alive_while_idle(false);
+            .with_keep_alive_while_idle(false)
+            // Fail (and let watches reconnect) rather than hang on a member without a leader.
+            .with_require_leader(true);
         let mut endpoints = Vec::with_capacity(config.endpoints.len());
         for e in &config.endpoints {
             let has_scheme = e.starts_with("http://") || e.starts_with("https://");

@@ -16,7 +16,8 @@ pub use etcd::{EtcdConfig, EtcdStore, EtcdTlsConfig};
 use bytes::Bytes;
 use futures::Stream;
 
-/// A store-wide revision: increases by one with every successful write (etcd semantics).
+/// A store-wide revision: increases by one with every successful write (etcd semantics; an
+/// empty store is at revision 1, a failed conditional write consumes no revision).
 pub type Revision = i64;
 
 /// A key with its value and revisions.
@@ -46,9 +47,10 @@ pub struct GetResult {
 pub struct ListOptions {
     /// Only keys strictly greater than this one (the continuation key of a previous page).
     pub start_after: Option<String>,
-    /// At most this many keys; `None` = all.
+    /// At most this many keys; `None` (or `Some(0)`) = all.
     pub limit: Option<usize>,
-    /// Serve at this revision (must not be compacted); `None` = the current revision.
+    /// Serve at this revision (must not be compacted, nor newer than the current one);
+    /// `None` (or a value ≤ 0) = the current revision.
     pub revision: Option<Revision>,
 }
 
@@ -130,7 +132,8 @@ pub struct WatchEvent {
     /// The key after the change; for a delete, the key with an empty value, `mod_revision` =
     /// the delete's revision and `create_revision` = 0.
     pub kv: KeyValue,
-    /// The value before the change (always present for deletes, present for updates).
+    /// The value before the change: `None` for a create, present for updates and deletes
+    /// (etcd cannot supply it for an event exactly at its compacted revision).
     pub prev: Option<KeyValue>,
 }
 
@@ -190,16 +193,19 @@ pub enum StoreError {
 /// A revisioned, transactional key-value store.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Reads one key, at the current revision or at `revision`.
+    /// Reads one key, at the current revision or at `revision` (`Compacted` below the
+    /// compacted revision, `FutureRevision` beyond the current one; ≤ 0 = current).
     async fn get(&self, key: &str, revision: Option<Revision>) -> Result<GetResult, StoreError>;
 
-    /// Lists keys with `prefix` in key order, one page, consistent at one revision.
+    /// Lists keys with `prefix` in key order, one page, consistent at one revision; later
+    /// pages pass the first page's `revision` and the last key as `start_after`.
     async fn list(&self, prefix: &str, opts: ListOptions) -> Result<ListResult, StoreError>;
 
     /// Writes `key` only if it is absent; `AlreadyExists` otherwise.
     async fn create(&self, key: &str, value: Bytes) -> Result<WriteResult, StoreError>;
 
-    /// Overwrites `key` only if its mod revision is `expected`; `Conflict` otherwise.
+    /// Overwrites `key` only if it exists with mod revision `expected`; `Conflict` (with the
+    /// current value, `None` if absent) otherwise.
     async fn update(
         &self,
         key: &str,
@@ -216,16 +222,24 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<DeleteResult, StoreError>;
 
     /// Applies all operations atomically at one revision, or none; the first failed condition
-    /// is reported as `Conflict` (or `AlreadyExists` for a failed `Absent`).
+    /// is reported as `Conflict` (or `AlreadyExists` for a failed `Absent`), with the key's
+    /// current value. A key may appear only once (else `Internal`, as etcd refuses it). If
+    /// nothing changes (no operations, or only unconditional deletes of absent keys) no
+    /// revision is consumed and the current one is returned.
     async fn txn(&self, ops: Vec<TxnOp>) -> Result<WriteResult, StoreError>;
 
     /// Streams every change under `prefix` with a revision greater than `after`, in order:
-    /// first the retained history, then live changes. `Compacted` if `after + 1` is compacted.
+    /// first the retained history, then live changes (events of one transaction share a
+    /// revision). `Compacted` if `after + 1` is compacted: returned by `watch` itself, or as the
+    /// stream's last item if compaction overtakes a watch that fell behind (or, on etcd, one
+    /// resuming after a lost connection).
     async fn watch(&self, prefix: &str, after: Revision) -> Result<WatchStream, StoreError>;
 
     /// The store's current revision.
     async fn current_revision(&self) -> Result<Revision, StoreError>;
 
-    /// Discards history before `revision`; later reads and watches below it get `Compacted`.
+    /// Discards history before `revision`; later reads and watches below it get `Compacted`
+    /// (reads at `revision` itself still work). A revision at or below the compacted one is a
+    /// no-op; one beyond the current revision is `FutureRevision`.
     async fn compact(&self, revision: Revision) -> Result<(), StoreError>;
 }

@@ -37,7 +37,10 @@ async fn durability_child_writer() {
         return;
     };
     let round = std::env::var(CHILD_ROUND_ENV).unwrap_or_default();
-    let store = Arc::new(EmbeddedStore::open_path(path).expect("open"));
+    let mut config = EmbeddedConfig::new(path);
+    // Checkpoint often, so that the parent's kills land before and after checkpoints.
+    config.checkpoint_interval = Duration::from_millis(500);
+    let store = Arc::new(EmbeddedStore::open(config).expect("open"));
     let deadline = Instant::now() + Duration::from_secs(60);
     let ack = |line: String| {
         let mut out = std::io::stdout().lock();

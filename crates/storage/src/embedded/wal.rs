@@ -29,6 +29,8 @@ const MAGIC: u32 = 0x1C0E_57A1;
 const HEADER: usize = 12;
 const KIND_WRITE: u8 = 1;
 const KIND_COMPACT: u8 = 2;
+/// The log file grows by this much at a time.
+const GROW_STEP: u64 = 4 << 20;
 
 /// One logged change.
 #[derive(Debug, PartialEq, Eq)]
@@ -222,52 +224,64 @@ pub(super) struct Wal {
     path: PathBuf,
     /// Where the next record goes.
     offset: u64,
+    /// Bytes of the file written (with zeros, at least) so far.
+    allocated: u64,
+    /// The most the file may grow to.
     capacity: u64,
     /// The generation records are written with (the one recorded by the last checkpoint).
     pub(super) generation: u64,
 }
 
 impl Wal {
-    /// Opens (or creates and preallocates) the log at `path`.
+    /// Opens (or creates) the log at `path`, which may grow to `capacity` bytes.
     pub(super) fn open(path: &Path, capacity: u64, generation: u64) -> std::io::Result<Self> {
         let existed = path.exists();
-        let mut file = File::options()
+        let file = File::options()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .open(path)?;
-        let len = file.metadata()?.len();
-        if len < capacity {
-            // Write the whole file once, so that later appends overwrite allocated blocks and
-            // `fdatasync` has no metadata to flush.
-            file.seek(SeekFrom::Start(len))?;
-            let zeros = vec![0u8; 1 << 20];
-            let mut left = capacity - len;
-            while left > 0 {
-                let n = left.min(zeros.len() as u64) as usize;
-                file.write_all(&zeros[..n])?;
-                left -= n as u64;
-            }
-            file.sync_all()?;
-            if !existed && let Some(dir) = path.parent() {
-                // Make the new file's directory entry durable too.
-                if let Ok(d) = File::open(if dir.as_os_str().is_empty() {
-                    Path::new(".")
-                } else {
-                    dir
-                }) {
-                    d.sync_all()?;
-                }
-            }
-        }
-        Ok(Wal {
+        let allocated = file.metadata()?.len();
+        let mut wal = Wal {
             file,
             path: path.to_owned(),
             offset: 0,
-            capacity: capacity.max(len),
+            allocated,
+            capacity: capacity.max(allocated).max(GROW_STEP),
             generation,
-        })
+        };
+        if allocated < GROW_STEP {
+            wal.grow(GROW_STEP)?;
+        }
+        if !existed && let Some(dir) = path.parent() {
+            // Make the new file's directory entry durable too.
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(wal)
+    }
+
+    /// Extends the file to at least `len` bytes (in `GROW_STEP`s, up to the capacity). The
+    /// new space is left sparse: zero-filling it would cost a burst of writes that slows every
+    /// sync on the machine for a while, for no gain measured here; after the first checkpoint
+    /// the log overwrites blocks it already wrote.
+    fn grow(&mut self, len: u64) -> std::io::Result<()> {
+        let target = len
+            .div_ceil(GROW_STEP)
+            .saturating_mul(GROW_STEP)
+            .min(self.capacity);
+        if target <= self.allocated {
+            return Ok(());
+        }
+        self.file.set_len(target)?;
+        self.file.sync_all()?;
+        self.allocated = target;
+        Ok(())
     }
 
     /// The log's file.
@@ -292,6 +306,10 @@ impl Wal {
 
     /// Appends `buf` and makes it durable.
     pub(super) fn append(&mut self, buf: &RecordBuf) -> std::io::Result<()> {
+        let end = self.offset + buf.buf.len() as u64;
+        if end > self.allocated {
+            self.grow(end)?;
+        }
         self.file.seek(SeekFrom::Start(self.offset))?;
         self.file.write_all(&buf.buf)?;
         self.file.sync_data()?;
@@ -329,13 +347,13 @@ impl Wal {
         let mut header = [0u8; HEADER];
         let mut read = 0u64;
         loop {
-            if read + HEADER as u64 > self.capacity || reader.read_exact(&mut header).is_err() {
+            if read + HEADER as u64 > self.allocated || reader.read_exact(&mut header).is_err() {
                 break;
             }
             let magic = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
             let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as u64;
             let crc = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
-            if magic != MAGIC || read + HEADER as u64 + len > self.capacity {
+            if magic != MAGIC || read + HEADER as u64 + len > self.allocated {
                 break;
             }
             let mut body = vec![0u8; len as usize];
