@@ -188,8 +188,9 @@ fn client_certificates_and_token_file_tokens_authenticate() {
         "{names}"
     );
     assert!(names.contains("by-alice"), "{names}");
-    let anon = kubeconfig(&server, "kubectl-nobody", &Identity::Nobody);
-    let out = kubectl(&anon, &["get", "networks"], None);
+    // (Without any credentials kubectl would prompt for a password: use a wrong token.)
+    let wrong = kubeconfig(&server, "kubectl-wrong", &Identity::Token("wrong".into()));
+    let out = kubectl(&wrong, &["get", "networks"], None);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("Unauthorized"), "{err}");

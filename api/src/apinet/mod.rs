@@ -81,7 +81,7 @@ pub const LABEL_TOPOLOGY_PARTITION: &str = "topology.core.apinet.ironcore.dev/pa
 pub const LABEL_TOPOLOGY_ZONE: &str = "topology.core.apinet.ironcore.dev/zone";
 /// Annotation requesting a reconcile (declared upstream, unused).
 pub const ANNOTATION_RECONCILE_REQUESTED_AT: &str = "reconcile.apinet.ironcore.dev/requestedAt";
-/// Finalizer the server adds to every IPAddress.
+/// Finalizer upstream adds to every IPAddress; `apinet-apiserver` protects IPAddresses without it.
 pub const FINALIZER_IP_ADDRESS_PROTECTION: &str = "apinet.ironcore.dev/ipaddress-protection";
 
 /// RBAC group of all apinetlets.

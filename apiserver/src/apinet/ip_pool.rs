@@ -331,3 +331,183 @@ impl Allocator for IpAddressProtection {
         Ok(Vec::new())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use ironcore_server::objects::Objects;
+    use ironcore_storage::{EmbeddedStore, Store};
+
+    use super::*;
+
+    fn prefix(s: &str) -> ironcore_api::common::IPPrefix {
+        s.parse().unwrap()
+    }
+
+    fn claimer(name: &str) -> Claimer {
+        Claimer {
+            resource: "ips".into(),
+            kind: "IP".into(),
+            namespace: "default".into(),
+            name: name.into(),
+            uid: format!("uid-{name}"),
+        }
+    }
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        objects: Objects,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(EmbeddedStore::open_path(dir.path().join("db")).unwrap());
+        Fixture {
+            objects: Objects::new(store, "/registry/test"),
+            _dir: dir,
+        }
+    }
+
+    async fn take(a: &AddressAllocator, cx: &AllocContext<'_>, ip: &str) {
+        let ip: IP = ip.parse().unwrap();
+        let (_, op) = a
+            .allocate(
+                cx,
+                &ip.family(),
+                Some(&ip),
+                &claimer(&ip.to_string()),
+                &HashSet::new(),
+            )
+            .await
+            .unwrap();
+        cx.store().txn(vec![op]).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn crowded_pool_finds_the_last_free_address_through_the_listing() {
+        let f = fixture();
+        let cx = AllocContext {
+            objects: &f.objects,
+            dry_run: false,
+        };
+        let pools = Arc::new(Pools::new(&[prefix("192.0.2.0/26")]));
+        let a = AddressAllocator::new(pools);
+        for i in 0..64 {
+            if i != 41 {
+                take(&a, &cx, &format!("192.0.2.{i}")).await;
+            }
+        }
+        for _ in 0..8 {
+            let (ip, _) = a
+                .allocate(&cx, &IPFamily::IPv4, None, &claimer("x"), &HashSet::new())
+                .await
+                .unwrap();
+            assert_eq!(ip.to_string(), "192.0.2.41");
+        }
+        let mut exclude = HashSet::new();
+        exclude.insert("192.0.2.41".parse::<IP>().unwrap());
+        let err = a
+            .allocate(&cx, &IPFamily::IPv4, None, &claimer("x"), &exclude)
+            .await;
+        assert!(matches!(err, Err(AddressError::Exhausted)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn prefixes_are_tried_in_flag_order_and_families_kept_apart() {
+        let f = fixture();
+        let cx = AllocContext {
+            objects: &f.objects,
+            dry_run: false,
+        };
+        let pools = Arc::new(Pools::new(&[
+            prefix("192.0.2.0/31"),
+            prefix("2001:db8::/127"),
+            prefix("198.51.100.0/31"),
+        ]));
+        let a = AddressAllocator::new(pools);
+        let mut got = Vec::new();
+        for _ in 0..4 {
+            let (ip, op) = a
+                .allocate(&cx, &IPFamily::IPv4, None, &claimer("x"), &HashSet::new())
+                .await
+                .unwrap();
+            cx.store().txn(vec![op]).await.unwrap();
+            got.push(ip.to_string());
+        }
+        let (first, second) = got.split_at(2);
+        let mut first = first.to_vec();
+        first.sort();
+        assert_eq!(
+            first,
+            ["192.0.2.0", "192.0.2.1"],
+            "first prefix first: {got:?}"
+        );
+        assert!(
+            second.iter().all(|s| s.starts_with("198.51.100.")),
+            "{got:?}"
+        );
+        assert!(matches!(
+            a.allocate(&cx, &IPFamily::IPv4, None, &claimer("x"), &HashSet::new())
+                .await,
+            Err(AddressError::Exhausted)
+        ));
+        let (v6, _) = a
+            .allocate(&cx, &IPFamily::IPv6, None, &claimer("y"), &HashSet::new())
+            .await
+            .unwrap();
+        assert!(v6.to_string().starts_with("2001:db8::"));
+    }
+
+    #[tokio::test]
+    async fn requested_addresses_are_checked() {
+        let f = fixture();
+        let cx = AllocContext {
+            objects: &f.objects,
+            dry_run: false,
+        };
+        let a = AddressAllocator::new(Arc::new(Pools::new(&[prefix("192.0.2.0/30")])));
+        take(&a, &cx, "192.0.2.3").await;
+        let ip = |s: &str| s.parse::<IP>().unwrap();
+        let none = HashSet::new();
+        let r = a
+            .allocate(
+                &cx,
+                &IPFamily::IPv4,
+                Some(&ip("192.0.2.3")),
+                &claimer("x"),
+                &none,
+            )
+            .await;
+        assert!(matches!(r, Err(AddressError::Taken(_))), "{r:?}");
+        let r = a
+            .allocate(
+                &cx,
+                &IPFamily::IPv4,
+                Some(&ip("192.0.2.4")),
+                &claimer("x"),
+                &none,
+            )
+            .await;
+        assert!(matches!(r, Err(AddressError::NotInRange(_))), "{r:?}");
+        let r = a
+            .allocate(&cx, &IPFamily::IPv6, None, &claimer("x"), &none)
+            .await;
+        assert!(
+            matches!(r, Err(AddressError::NoPool(IPFamily::IPv6))),
+            "{r:?}"
+        );
+        let (got, _) = a
+            .allocate(
+                &cx,
+                &IPFamily::IPv4,
+                Some(&ip("192.0.2.0")),
+                &claimer("x"),
+                &none,
+            )
+            .await
+            .unwrap();
+        assert_eq!(got.to_string(), "192.0.2.0", "network address included");
+    }
+}

@@ -169,3 +169,44 @@ impl Allocator for NetworkIdProtection {
         Ok(Vec::new())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use ironcore_server::objects::Objects;
+    use ironcore_storage::{EmbeddedStore, Store};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn crowded_range_finds_the_last_free_vni_then_reports_exhaustion() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(EmbeddedStore::open_path(dir.path().join("db")).unwrap());
+        let objects = Objects::new(store, "/registry/test");
+        let cx = AllocContext {
+            objects: &objects,
+            dry_run: false,
+        };
+        let a = VniAllocator::new(VniRange::new(1000, 1099).unwrap());
+        for vni in 1000..1100 {
+            if vni != 1077 {
+                let key = a.id_key(&cx, vni);
+                cx.store()
+                    .create(&key, Objects::encode(&json!({})))
+                    .await
+                    .unwrap();
+            }
+        }
+        for _ in 0..8 {
+            assert_eq!(a.free_vni(&cx).await.unwrap(), Some(1077));
+        }
+        let key = a.id_key(&cx, 1077);
+        cx.store()
+            .create(&key, Objects::encode(&json!({})))
+            .await
+            .unwrap();
+        assert_eq!(a.free_vni(&cx).await.unwrap(), None);
+    }
+}

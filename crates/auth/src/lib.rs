@@ -36,6 +36,30 @@ use authz::{Authorizer, PathMatcher, SubjectAccessReviewer};
 pub use user::UserInfo;
 use x509::CertAuthority;
 
+/// Percent-decodes `s` (`%XX` sequences; anything else, `+` included, is kept).
+pub(crate) fn percent_decode(s: &str) -> Vec<u8> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%' && i + 2 < bytes.len())
+            .then(|| std::str::from_utf8(&bytes[i + 1..i + 3]).ok())
+            .flatten()
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match escaped {
+            Some(b) => {
+                out.push(b);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
 /// Start-up failures of authentication and authorization.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {

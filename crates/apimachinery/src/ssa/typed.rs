@@ -2,6 +2,8 @@
 //! merge of an applied configuration into a live object, the comparison of two objects, and
 //! the removal of paths.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde_json::{Map, Value};
 
 use super::fieldpath::{FieldPath, FieldSet, PathElement};
@@ -26,6 +28,7 @@ pub(crate) fn list_elements(
     }
     let item_node = node.items();
     let mut out: Vec<PathElement> = Vec::with_capacity(items.len());
+    let mut seen: BTreeSet<PathElement> = BTreeSet::new();
     let at = || FieldPath(path.to_vec()).to_string();
     for (i, item) in items.iter().enumerate() {
         let pe = match kind {
@@ -70,7 +73,7 @@ pub(crate) fn list_elements(
         };
         match pe {
             Ok(pe) => {
-                if out.contains(&pe) {
+                if !seen.insert(pe.clone()) {
                     if strict {
                         let dup = match &pe {
                             PathElement::Key(_) => format!("duplicate entries for key {pe}"),
@@ -247,12 +250,14 @@ enum Source {
 /// The order of a merged list (structured-merge-diff's): applied items in their order, live-only
 /// items where they were relative to the items both lists share.
 fn merge_order(lhs: &[PathElement], rhs: &[PathElement]) -> Vec<Source> {
-    let pos_l = |pe: &PathElement| lhs.iter().position(|x| x == pe);
-    let in_r = |pe: &PathElement| rhs.contains(pe);
+    let index_l = first_positions(lhs);
+    let index_r = first_positions(rhs);
+    let pos_l = |pe: &PathElement| index_l.get(pe).copied();
+    let in_r = |pe: &PathElement| index_r.contains_key(pe);
     let shared: Vec<&PathElement> = rhs.iter().filter(|pe| pos_l(pe).is_some()).collect();
     let mut shared_iter = shared.into_iter();
     let mut next_shared = shared_iter.next();
-    let mut merged_r: Vec<&PathElement> = Vec::new();
+    let mut merged_r: BTreeSet<&PathElement> = BTreeSet::new();
     let mut out = Vec::with_capacity(lhs.len().max(rhs.len()));
     let (mut li, mut ri) = (0, 0);
     let mut guard = 0usize;
@@ -265,7 +270,7 @@ fn merge_order(lhs: &[PathElement], rhs: &[PathElement]) -> Vec<Source> {
         if li < lhs.len() && ri < rhs.len() {
             let pe = &lhs[li];
             if *pe == rhs[ri] {
-                merged_r.push(pe);
+                merged_r.insert(pe);
                 out.push(Source::Right(Some(li), ri));
                 li += 1;
                 ri += 1;
@@ -284,14 +289,14 @@ fn merge_order(lhs: &[PathElement], rhs: &[PathElement]) -> Vec<Source> {
                 li += 1;
                 continue;
             }
-            if merged_r.contains(&pe) {
+            if merged_r.contains(pe) {
                 li += 1;
                 continue;
             }
         }
         if ri < rhs.len() {
             let pe = &rhs[ri];
-            merged_r.push(pe);
+            merged_r.insert(pe);
             out.push(Source::Right(pos_l(pe), ri));
             ri += 1;
             if next_shared.is_some_and(|n| n == pe) {
@@ -302,6 +307,15 @@ fn merge_order(lhs: &[PathElement], rhs: &[PathElement]) -> Vec<Source> {
         }
     }
     out
+}
+
+/// The position of the first occurrence of each element.
+fn first_positions(pes: &[PathElement]) -> BTreeMap<&PathElement, usize> {
+    let mut m = BTreeMap::new();
+    for (i, pe) in pes.iter().enumerate() {
+        m.entry(pe).or_insert(i);
+    }
+    m
 }
 
 /// What changed between two objects.
@@ -376,10 +390,13 @@ fn walk_compare(
             (Shape::List(oi, op), Shape::List(ni, np)) => {
                 let item_node = node.items();
                 let keyed = matches!(node.list_kind(), ListKind::Map(_));
-                let pes = op.iter().chain(np.iter().filter(|pe| !op.contains(pe)));
+                let (index_o, index_n) = (first_positions(&op), first_positions(&np));
+                let pes = op
+                    .iter()
+                    .chain(np.iter().filter(|pe| !index_o.contains_key(*pe)));
                 for pe in pes {
-                    let oi = op.iter().position(|x| x == pe).and_then(|i| oi.get(i));
-                    let ni = np.iter().position(|x| x == pe).and_then(|i| ni.get(i));
+                    let oi = index_o.get(pe).and_then(|&i| oi.get(i));
+                    let ni = index_n.get(pe).and_then(|&i| ni.get(i));
                     path.push(pe.clone());
                     if keyed {
                         walk_compare(oi, ni, item_node, path, false, c);

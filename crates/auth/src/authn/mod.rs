@@ -109,22 +109,25 @@ impl Authenticator {
                 Err(e) => errors.push(format!("client certificate: {e}")),
             }
         }
-        if self.token_file.is_some() || self.token_review.is_some() {
-            if let Some(token) = bearer_token(headers) {
-                if let Some(user) = self.token_file.as_ref().and_then(|f| f.lookup(&token)) {
-                    return Outcome::Authenticated(user.clone().with_authenticated_group());
-                }
-                if let Some(reviewer) = &self.token_review {
-                    match reviewer.review(&token).await {
-                        Ok(Some(user)) => {
-                            return Outcome::Authenticated(user.with_authenticated_group());
-                        }
-                        Ok(None) => {}
-                        Err(e) => errors.push(e),
-                    }
-                }
-                errors.push("invalid bearer token".to_owned());
+        let token = if self.token_file.is_some() || self.token_review.is_some() {
+            bearer_token(headers)
+        } else {
+            None
+        };
+        if let Some(token) = token {
+            if let Some(user) = self.token_file.as_ref().and_then(|f| f.lookup(&token)) {
+                return Outcome::Authenticated(user.clone().with_authenticated_group());
             }
+            if let Some(reviewer) = &self.token_review {
+                match reviewer.review(&token).await {
+                    Ok(Some(user)) => {
+                        return Outcome::Authenticated(user.with_authenticated_group());
+                    }
+                    Ok(None) => {}
+                    Err(e) => errors.push(e),
+                }
+            }
+            errors.push("invalid bearer token".to_owned());
         }
         if errors.is_empty() {
             Outcome::NoCredentials

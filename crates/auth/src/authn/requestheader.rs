@@ -63,7 +63,7 @@ impl RequestHeaderConfig {
         self.ca.verify(chain)?;
         if !self.allowed_names.is_empty() {
             let cn = Subject::of(&chain[0])?.common_name;
-            if !self.allowed_names.iter().any(|n| *n == cn) {
+            if !self.allowed_names.contains(&cn) {
                 return Err(format!(
                     "x509: subject with cn={cn} is not in the allowed list"
                 ));
@@ -156,24 +156,7 @@ fn user_from_headers(cfg: &RequestHeaderConfig, headers: &HeaderMap) -> Option<U
 
 /// Extra keys are percent-encoded by the proxy (`SetAuthProxyHeaders`) and lower-cased.
 fn unescape_extra_key(key: &str) -> String {
-    let bytes = key.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Some(b) = std::str::from_utf8(&bytes[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    match String::from_utf8(out) {
+    match String::from_utf8(crate::percent_decode(key)) {
         Ok(s) => s.to_lowercase(),
         // Not valid after unescaping: kube-apiserver keeps the key as it came.
         Err(_) => key.to_lowercase(),
