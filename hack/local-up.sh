@@ -29,6 +29,34 @@ mkdir -p "$local_dir/logs"
 echo "building..."
 cargo build --bins --quiet
 
+# A local client CA (the servers trust it: --client-ca-file) and client certificates for the
+# identities that talk to the servers: user = CN, groups = O. The kubeconfigs use the admin's
+# (O=system:masters); components use .local/pki/<name>.{crt,key}.
+pki_dir="$local_dir/pki"
+command -v openssl >/dev/null || { echo "openssl not found: apt-get install openssl" >&2; exit 1; }
+mkdir -p "$pki_dir"
+if [ ! -f "$pki_dir/ca.crt" ]; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+    -subj "/CN=ironcore-local-client-ca" -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -keyout "$pki_dir/ca.key" -out "$pki_dir/ca.crt" 2>/dev/null
+fi
+# client_cert NAME CN [ORGANIZATION...]: an X.509 v3 client certificate signed by the local CA.
+client_cert() {
+  local name=$1 cn=$2 subj="" o
+  shift 2
+  for o in "$@"; do subj="$subj/O=$o"; done
+  [ -f "$pki_dir/$name.crt" ] && return 0
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "$subj/CN=$cn" \
+    -keyout "$pki_dir/$name.key" -out "$pki_dir/$name.csr" 2>/dev/null
+  openssl x509 -req -in "$pki_dir/$name.csr" -CA "$pki_dir/ca.crt" -CAkey "$pki_dir/ca.key" \
+    -CAcreateserial -days 365 -out "$pki_dir/$name.crt" \
+    -extfile <(printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n') 2>/dev/null
+  rm -f "$pki_dir/$name.csr"
+}
+client_cert admin admin system:masters
+auth_args=(--client-ca-file "$pki_dir/ca.crt")
+
 pids=()
 cleanup() {
   echo
@@ -55,10 +83,11 @@ if $use_etcd; then
 fi
 
 "$root/target/debug/ironcore-apiserver" --bind-address 127.0.0.1 --secure-port "$port" \
-  --cert-dir "$local_dir/certs" "${storage_args[@]}" >"$local_dir/logs/ironcore-apiserver.log" 2>&1 &
+  --cert-dir "$local_dir/certs" "${storage_args[@]}" "${auth_args[@]}" \
+  >"$local_dir/logs/ironcore-apiserver.log" 2>&1 &
 pids+=($!)
 "$root/target/debug/apinet-apiserver" --bind-address 127.0.0.1 --secure-port "$apinet_port" \
-  --cert-dir "$local_dir/apinet-certs" "${apinet_storage_args[@]}" \
+  --cert-dir "$local_dir/apinet-certs" "${apinet_storage_args[@]}" "${auth_args[@]}" \
   --public-prefix "$public_prefixes" >"$local_dir/logs/apinet-apiserver.log" 2>&1 &
 pids+=($!)
 
@@ -91,7 +120,8 @@ clusters:
 users:
 - name: admin
   user:
-    token: local-admin
+    client-certificate: $pki_dir/admin.crt
+    client-key: $pki_dir/admin.key
 contexts:
 - name: $2
   context:

@@ -10,6 +10,7 @@ use std::process::Command;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Namespace, PodTemplateSpec, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -261,12 +262,8 @@ fn config_default_renders_valid_objects_that_fit_together() {
                 .into_iter()
                 .flatten()
             {
-                if let Some(h) = &probe.http_get {
-                    if let k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(p) =
-                        &h.port
-                    {
-                        assert!(ports.contains(p), "{}: probe port {p} not declared", w.name);
-                    }
+                if let Some(IntOrString::String(p)) = probe.http_get.as_ref().map(|h| &h.port) {
+                    assert!(ports.contains(p), "{}: probe port {p} not declared", w.name);
                 }
             }
             for m in c.volume_mounts.clone().unwrap_or_default() {
@@ -319,9 +316,7 @@ fn config_default_renders_valid_objects_that_fit_together() {
             .filter_map(|p| p.name)
             .collect();
         for p in spec.ports.clone().unwrap_or_default() {
-            if let Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String(t)) =
-                &p.target_port
-            {
+            if let Some(IntOrString::String(t)) = &p.target_port {
                 assert!(
                     ports.contains(t),
                     "Service {:?}: target port {t} not declared",

@@ -86,7 +86,7 @@ fn kubectl_create_and_apply_validate_on_the_server() {
 }
 
 #[test]
-fn every_versioned_kubectl_explains_and_applies() {
+fn every_versioned_kubectl_explains_applies_gets_and_diffs() {
     let bins = versioned_kubectls();
     if bins.is_empty() {
         eprintln!("no versioned kubectl binaries beside the PATH's kubectl; skipped");
@@ -106,6 +106,31 @@ fn every_versioned_kubectl_explains_and_applies() {
         ok(run(&["apply", "-f", "-"], Some(&network(&v, "peer"))));
         let out = ok(run(&["apply", "-f", "-"], Some(&network(&v, "other"))));
         assert!(out.contains("configured"), "{v}: {out}");
+        let out = ok(run(&["get", "networks", &v, "-o", "name"], None));
+        assert_eq!(
+            out.trim(),
+            format!("network.networking.ironcore.dev/{v}"),
+            "{v}"
+        );
+        // diff exits 1 when there are differences, 0 when there are none.
+        let same = run(&["diff", "-f", "-"], Some(&network(&v, "other")));
+        assert_eq!(
+            same.status.code(),
+            Some(0),
+            "{v}: {}",
+            String::from_utf8_lossy(&same.stderr)
+        );
+        let changed = run(&["diff", "-f", "-"], Some(&network(&v, "third")));
+        assert_eq!(
+            changed.status.code(),
+            Some(1),
+            "{v}: {}",
+            String::from_utf8_lossy(&changed.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&changed.stdout).contains("third"),
+            "{v}"
+        );
         ok(run(
             &["create", "-f", "-"],
             Some(&network(&format!("{v}-c"), "p")),

@@ -280,6 +280,63 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn reviews_are_cached_by_decision() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let calls = Arc::new(AtomicUsize::new(0));
+        let client = crate::testing::client(
+            |review| {
+                let allowed = review["spec"]["user"] == "alice";
+                serde_json::json!({
+                    "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+                    "metadata": {}, "spec": review["spec"],
+                    "status": {"allowed": allowed, "reason": if allowed { "" } else { "nope" }}
+                })
+            },
+            Arc::clone(&calls),
+        );
+        // Allowed answers kept 10s, denied ones not at all.
+        let sar = SubjectAccessReviewer::new(client, Duration::from_secs(10), Duration::ZERO);
+        let a = attrs(Method::GET, "/apis/g/v1/namespaces/ns/things");
+        let alice = UserInfo::new("alice", vec![AUTHENTICATED.into()]);
+        let bob = UserInfo::new("bob", vec![AUTHENTICATED.into()]);
+        assert_eq!(sar.review(&alice, &a).await, Ok((true, String::new())));
+        assert_eq!(sar.review(&alice, &a).await, Ok((true, String::new())));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        // Another verb is another review.
+        let create = attrs(Method::POST, "/apis/g/v1/namespaces/ns/things");
+        assert!(sar.review(&alice, &create).await.unwrap().0);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert_eq!(sar.review(&bob, &a).await, Ok((false, "nope".into())));
+        assert_eq!(sar.review(&bob, &a).await, Ok((false, "nope".into())));
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+
+        // The authorizer: system:masters and always-allowed paths never reach the reviewer.
+        let authz = Authorizer::new(
+            PathMatcher::new(DEFAULT_ALWAYS_ALLOW_PATHS).unwrap(),
+            Some(sar),
+        );
+        let root = UserInfo::new("root", vec![MASTERS.into()]);
+        assert_eq!(authz.authorize(&root, &a).await, Decision::Allow);
+        assert_eq!(
+            authz.authorize(&bob, &attrs(Method::GET, "/healthz")).await,
+            Decision::Allow
+        );
+        assert_eq!(
+            authz
+                .authorize(&bob, &attrs(Method::GET, "/apis/g/v1"))
+                .await,
+            Decision::Allow
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+        assert_eq!(
+            authz.authorize(&bob, &a).await,
+            Decision::Deny("nope".into())
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 5);
+    }
+
+    #[tokio::test]
     async fn always_allow_mode_allows_everything() {
         let a = Authorizer::new(PathMatcher::new(DEFAULT_ALWAYS_ALLOW_PATHS).unwrap(), None);
         let d = a

@@ -4,9 +4,14 @@ use std::path::Path;
 
 use crate::AuthError;
 
-/// Whether this process runs in a pod (the service account's cluster is reachable).
+/// Where a pod's service account token is mounted.
+const SERVICE_ACCOUNT_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+/// Whether this process runs in a pod with a service account (the in-cluster configuration
+/// applies): `KUBERNETES_SERVICE_HOST` is set and the token is mounted.
 pub fn in_cluster() -> bool {
     std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+        && Path::new(SERVICE_ACCOUNT_TOKEN).exists()
 }
 
 /// A client from `kubeconfig` (its current context), or the in-cluster configuration when no

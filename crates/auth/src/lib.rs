@@ -22,6 +22,46 @@ pub mod lifecycle;
 pub mod user;
 pub mod x509;
 
+#[cfg(test)]
+pub(crate) mod testing {
+    //! A kube-rs client whose "cluster" is a function of the posted review (a stand-in for
+    //! kube-apiserver's review endpoints), counting the calls.
+
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use http_body_util::BodyExt;
+    use serde_json::Value;
+
+    type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+    /// A client answering every POST with `answer(body)`; `calls` counts requests.
+    pub fn client(
+        answer: impl Fn(&Value) -> Value + Send + Sync + 'static,
+        calls: Arc<AtomicUsize>,
+    ) -> kube::Client {
+        let answer = Arc::new(answer);
+        let svc = tower::service_fn(move |req: http::Request<kube::client::Body>| {
+            let answer = Arc::clone(&answer);
+            let calls = Arc::clone(&calls);
+            async move {
+                calls.fetch_add(1, Ordering::SeqCst);
+                let body = req.into_body().collect().await?.to_bytes();
+                let review: Value = serde_json::from_slice(&body)?;
+                let out = answer(&review);
+                let resp = http::Response::builder()
+                    .status(201)
+                    .header("content-type", "application/json")
+                    .body(http_body_util::Full::new(bytes::Bytes::from(
+                        out.to_string(),
+                    )))?;
+                Ok::<_, BoxError>(resp)
+            }
+        });
+        kube::Client::new(svc, "default")
+    }
+}
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;

@@ -31,6 +31,18 @@ impl ApiError {
         }
     }
 
+    /// An error from a ready-made `Status` object (its message and details are kept).
+    pub fn from_status(code: u16, reason: &'static str, status: Value) -> Self {
+        let message = status
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let mut e = Self::new(code, reason, message);
+        e.details = status.get("details").cloned().map(Box::new);
+        e
+    }
+
     /// The same error with another message.
     pub fn with_message(mut self, message: impl Into<String>) -> Self {
         self.message = message.into();

@@ -11,9 +11,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use http::Response;
 use ironcore_apimachinery::openapi::KindSchemas;
+use ironcore_apimachinery::ssa::{self, ApplyError, ResetFields, WriteContext, set_managed_fields};
 use ironcore_apimachinery::strategic::{self, JsonSchemaCursor, NoSchema};
 use ironcore_apimachinery::{FieldError, FieldErrors, Path};
 use ironcore_storage::{Condition, KeyValue, ListOptions, StoreError, TxnOp};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::{Map, Value, json};
 
 use crate::allocator::{
@@ -53,8 +55,10 @@ pub struct Ctx<'a> {
     pub content_type: &'a str,
     /// The request body.
     pub body: &'a Bytes,
-    /// The kind's schemas (for strategic merge patch), when it has them.
+    /// The kind's schemas (strategic merge patch, server-side apply), when it has them.
     pub schemas: Option<&'a KindSchemas>,
+    /// The request's `User-Agent` (the default field manager).
+    pub user_agent: &'a str,
 }
 
 impl Ctx<'_> {
@@ -120,6 +124,62 @@ impl Ctx<'_> {
         };
         response::object(code, &out, self.rep, warnings)
     }
+}
+
+/// Longest `fieldManager` kube-apiserver accepts.
+const MAX_FIELD_MANAGER_LENGTH: usize = 128;
+
+impl Ctx<'_> {
+    /// The field manager: `fieldManager`, or the User-Agent's first token for non-apply writes.
+    fn field_manager(&self) -> Result<String, ApiError> {
+        let manager = match self.query.non_empty("fieldManager") {
+            Some(m) => m.to_owned(),
+            None => self.user_agent.split('/').next().unwrap_or("").to_owned(),
+        };
+        if manager.len() > MAX_FIELD_MANAGER_LENGTH || manager.chars().any(|c| c.is_control()) {
+            return Err(ApiError::invalid(
+                "",
+                "",
+                "",
+                &vec![FieldError::invalid(
+                    &Path::new("fieldManager"),
+                    manager.as_str(),
+                    "must be no more than 128 characters and consist of printable characters",
+                )],
+            ));
+        }
+        Ok(manager)
+    }
+
+    /// The managed-fields context of a write by `manager` through this request's endpoint.
+    fn write_context<'m>(&'m self, manager: &'m str, api_version: &'m str) -> WriteContext<'m> {
+        let status = self.path.subresource.as_deref() == Some("status");
+        WriteContext {
+            manager,
+            api_version,
+            subresource: if status { "status" } else { "" },
+            schema: self
+                .schemas
+                .and_then(|s| JsonSchemaCursor::at_definition(&s.definitions, &s.kind)),
+            reset: if status {
+                ResetFields::status_subresource()
+            } else {
+                ResetFields::main_resource()
+            },
+            now: Time(
+                jiff::Timestamp::from_second(jiff::Timestamp::now().as_second())
+                    .unwrap_or_else(|_| jiff::Timestamp::now()),
+            ),
+        }
+    }
+}
+
+/// Who owns the fields of an object about to be written.
+enum Ownership {
+    /// A non-apply write: record an `Update` entry for the request's manager.
+    Update,
+    /// A server-side apply: the object already carries the managed fields apply computed.
+    Applied,
 }
 
 /// How unknown fields are treated (`fieldValidation`).
@@ -262,11 +322,29 @@ fn name_errors(name: &str) -> Option<ApiError> {
 
 /// POST on a collection.
 pub async fn create(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let (obj, dupes) = decode_body(ctx.content_type, ctx.body)?;
+    create_object(ctx, obj, &dupes, Ownership::Update).await
+}
+
+/// Creates `obj` (a decoded create body, or the result of an apply to a missing object).
+async fn create_object(
+    ctx: &Ctx<'_>,
+    mut obj: Value,
+    dupes: &[String],
+    ownership: Ownership,
+) -> Result<Response<Body>, ApiError> {
     let policy = field_validation(ctx.query)?;
     let dry_run = ctx.dry_run()?;
-    let (mut obj, dupes) = decode_body(ctx.content_type, ctx.body)?;
+    let manager = ctx.field_manager()?;
     check_type_and_namespace(ctx, &mut obj)?;
     let info = ctx.info().clone();
+    let applied_fields = match ownership {
+        Ownership::Applied => obj
+            .get("metadata")
+            .and_then(|m| m.get("managedFields"))
+            .cloned(),
+        Ownership::Update => None,
+    };
     {
         let meta = metadata_mut(&mut obj);
         for f in [
@@ -308,12 +386,21 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         if let Some(e) = name_errors(&name) {
             return Err(e);
         }
-        let (admitted, unknown) = match ctx.strategy.admit_create(candidate) {
+        let (mut admitted, unknown) = match ctx.strategy.admit_create(candidate) {
             Admission::Admitted { object, unknown } => (object, unknown),
             Admission::Malformed(m) => return Err(ApiError::bad_request(m)),
             Admission::Invalid(errs) => return Err(ctx.invalid(&name, &errs)),
         };
-        let warnings = check_fields(policy, &unknown, &dupes)?;
+        let warnings = check_fields(policy, &unknown, dupes)?;
+        match &applied_fields {
+            Some(fields) => set_meta(&mut admitted, "managedFields", Some(fields.clone())),
+            None => {
+                let api_version = info.api_version();
+                let entries =
+                    ssa::update(None, &admitted, &ctx.write_context(&manager, &api_version));
+                set_managed_fields(&mut admitted, &entries);
+            }
+        }
         let key = ctx.key(&name);
         let (result, mut out) = match ctx.strategy.allocator() {
             None if dry_run => return Ok(ctx.respond(201, &admitted, &warnings)),
@@ -717,16 +804,26 @@ async fn write_update(
     old: &Value,
     old_rev: i64,
     dupes: &[String],
+    ownership: Ownership,
 ) -> Result<Response<Body>, WriteError> {
+    let manager = ctx.field_manager()?;
     let info = ctx.info().clone();
     let name = ctx.name().to_owned();
     let policy = field_validation(ctx.query)?;
     let dry_run = ctx.dry_run()?;
     let status_write = ctx.path.subresource.as_deref() == Some("status");
     if status_write {
-        // Only status is taken from a /status write; spec and metadata stay as stored.
+        // Only status is taken from a /status write; spec and metadata stay as stored
+        // (managed fields too, unless an apply computed them).
         let mut merged = old.clone();
         copy_status(&mut merged, &new);
+        if let Ownership::Applied = ownership {
+            let fields = new
+                .get("metadata")
+                .and_then(|m| m.get("managedFields"))
+                .cloned();
+            set_meta(&mut merged, "managedFields", fields);
+        }
         new = merged;
     } else {
         if info.has_status {
@@ -752,10 +849,6 @@ async fn write_update(
                 None => meta.remove(f),
             };
         }
-        meta.remove("managedFields");
-        if let Some(m) = old_meta.get("managedFields") {
-            meta.insert("managedFields".into(), m.clone());
-        }
     }
     let (mut admitted, unknown) = match ctx.strategy.admit_update(new, old) {
         Admission::Admitted { object, unknown } => (object, unknown),
@@ -763,6 +856,15 @@ async fn write_update(
         Admission::Invalid(errs) => return Err(ctx.invalid(&name, &errs).into()),
     };
     let warnings = check_fields(policy, &unknown, dupes)?;
+    if let Ownership::Update = ownership {
+        let api_version = info.api_version();
+        let entries = ssa::update(
+            Some(old),
+            &admitted,
+            &ctx.write_context(&manager, &api_version),
+        );
+        set_managed_fields(&mut admitted, &entries);
+    }
     if meta_str(old, "deletionTimestamp").is_some() {
         let old_f = finalizers(old);
         let added: Vec<String> = finalizers(&admitted)
@@ -925,7 +1027,7 @@ pub async fn update(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     if expected != rev {
         return Err(ctx.conflict(name));
     }
-    match write_update(ctx, obj, &current, rev, &dupes).await {
+    match write_update(ctx, obj, &current, rev, &dupes, Ownership::Update).await {
         Ok(r) => Ok(r),
         Err(WriteError::Api(e)) => Err(e),
         Err(WriteError::Raced) => Err(ctx.conflict(name)),
@@ -935,12 +1037,94 @@ pub async fn update(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
 /// The strategic merge patch content type.
 const STRATEGIC: &str = "application/strategic-merge-patch+json";
 
+/// The server-side apply content type.
+const APPLY: &str = "application/apply-patch+yaml";
+
 /// PATCH content types this server applies.
 pub const PATCH_TYPES: &[&str] = &[
     "application/json-patch+json",
     "application/merge-patch+json",
     STRATEGIC,
+    APPLY,
 ];
+
+/// Server-side apply (`application/apply-patch+yaml`): merges the intent with field ownership,
+/// creating the object when it does not exist.
+async fn apply_patch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    let Some(manager) = ctx.query.non_empty("fieldManager") else {
+        return Err(ApiError::invalid(
+            "",
+            "",
+            "",
+            &vec![FieldError::required(
+                &Path::new("fieldManager"),
+                "is required for apply patch",
+            )],
+        ));
+    };
+    let manager = manager.to_owned();
+    ctx.field_manager()?;
+    let applied: Value = serde_saphyr::from_slice(ctx.body)
+        .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+    let force = ctx.query.flag("force");
+    let info = ctx.info().clone();
+    let api_version = info.api_version();
+    let name = ctx.name().to_owned();
+    if meta_str(&applied, "name").is_some_and(|n| n != name) {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({}) does not match the name on the URL ({name})",
+            meta_str(&applied, "name").unwrap_or("")
+        )));
+    }
+    for _ in 0..MAX_RETRIES {
+        let got = ctx.objects.store().get(&ctx.key(&name), None).await?;
+        let current = got.kv.as_ref().map(Objects::decode).transpose()?;
+        if current.is_none() && ctx.path.subresource.is_some() {
+            return Err(ctx.not_found(&name));
+        }
+        let wctx = ctx.write_context(&manager, &api_version);
+        let result = ssa::apply(current.as_ref(), &applied, force, &wctx).map_err(|e| match e {
+            ApplyError::Conflicts(c) => {
+                let status = serde_json::to_value(c.status()).unwrap_or_default();
+                ApiError::from_status(409, "Conflict", status)
+            }
+            ApplyError::Invalid(m) => ApiError::invalid(
+                &info.group,
+                &info.kind,
+                &name,
+                &vec![FieldError::invalid(
+                    &Path::new(""),
+                    "",
+                    format!("failed to create typed patch object: {m}"),
+                )],
+            ),
+            other => ApiError::bad_request(other.to_string()),
+        })?;
+        let (Some(current), Some(kv)) = (current, got.kv) else {
+            let mut obj = result.object;
+            set_meta(&mut obj, "name", Some(Value::from(name.clone())));
+            return create_object(ctx, obj, &[], Ownership::Applied).await;
+        };
+        if !result.changed {
+            return Ok(ctx.respond(200, &current, &[]));
+        }
+        match write_update(
+            ctx,
+            result.object,
+            &current,
+            kv.mod_revision,
+            &[],
+            Ownership::Applied,
+        )
+        .await
+        {
+            Ok(r) => return Ok(r),
+            Err(WriteError::Api(e)) => return Err(e),
+            Err(WriteError::Raced) => continue,
+        }
+    }
+    Err(ctx.conflict(&name))
+}
 
 /// Applies a strategic merge patch using the merge keys the kind's schema declares.
 fn strategic_patch(ctx: &Ctx<'_>, current: &Value, patch: &Value) -> Result<Value, ApiError> {
@@ -1003,6 +1187,9 @@ pub async fn patch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     if !PATCH_TYPES.contains(&essence.as_str()) {
         return Err(ApiError::unsupported_media_type(&essence, PATCH_TYPES));
     }
+    if essence == APPLY {
+        return apply_patch(ctx).await;
+    }
     if ctx.query.get("force").is_some() {
         return Err(ApiError::invalid(
             "",
@@ -1049,7 +1236,7 @@ pub async fn patch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
                 "metadata.name: the name of the object may not be changed by a patch",
             ));
         }
-        match write_update(ctx, doc, &current, rev, &dupes).await {
+        match write_update(ctx, doc, &current, rev, &dupes, Ownership::Update).await {
             Ok(r) => return Ok(r),
             Err(WriteError::Api(e)) => return Err(e),
             Err(WriteError::Raced) if precondition.is_some() => return Err(ctx.conflict(&name)),

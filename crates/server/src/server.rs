@@ -312,6 +312,11 @@ impl ApiServer {
         let ctx = Ctx {
             strategy,
             schemas: self.schemas.get(&(info.group.clone(), info.plural.clone())),
+            user_agent: parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
             objects: &self.objects,
             path,
             query,

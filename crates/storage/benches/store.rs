@@ -27,7 +27,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 const ROUNDS: usize = 16;
 const LIST_KEYS: usize = 10_000;
 /// Pause before each measured run.
-const SETTLE: Duration = Duration::from_millis(1000);
+const SETTLE: Duration = Duration::from_millis(500);
 
 /// A value of about 1 KiB, like a small JSON object.
 fn value(tag: &str) -> Bytes {

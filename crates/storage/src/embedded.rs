@@ -71,6 +71,10 @@ const INITIAL_REVISION: Revision = 1;
 
 /// History entries a watcher reads from disk per step.
 const REPLAY_CHUNK: usize = 1024;
+/// Longest compaction or checkpoint interval honoured (about ten years).
+const MAX_INTERVAL: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+/// How long the writer polls for the next request before it sleeps.
+const POLL_BEFORE_SLEEP: Duration = Duration::from_micros(200);
 /// Log entries cleaned up alongside each batch of writes.
 const CLEANUP_PER_BATCH: usize = 64;
 /// Log entries cleaned up per idle step.
@@ -399,11 +403,13 @@ impl EmbeddedStore {
             published: revision_shared.clone(),
             compacted_shared: compacted_shared.clone(),
             max_batch: config.max_batch.max(1),
-            compaction_interval: config.compaction_interval,
+            // Clamped so that deadline arithmetic cannot overflow.
+            compaction_interval: config.compaction_interval.min(MAX_INTERVAL),
             wal,
             wal_buf: RecordBuf::new(),
-            checkpoint_interval: config.checkpoint_interval,
+            checkpoint_interval: config.checkpoint_interval.min(MAX_INTERVAL),
             last_checkpoint: Instant::now(),
+            force_checkpoint: false,
         };
         writer.recover()?;
         let (revision, compacted) = (writer.revision, writer.compacted);
@@ -531,6 +537,8 @@ struct Writer {
     wal_buf: RecordBuf,
     checkpoint_interval: Duration,
     last_checkpoint: Instant,
+    /// Makes the next batch a checkpoint (on close).
+    force_checkpoint: bool,
 }
 
 struct Tables<'t> {
@@ -613,8 +621,14 @@ impl Writer {
             if self.cleaned < self.compacted {
                 at(Instant::now() + Duration::from_millis(20));
             }
-            let first = match wake {
-                Some(t) => match self
+            // A writer that just finished a batch usually gets the next request within tens of
+            // microseconds; polling for it briefly keeps this thread (and its CPU) awake instead
+            // of paying a sleep and a wake-up per request, which on a virtual machine can cost
+            // milliseconds.
+            let polled = self.poll_briefly();
+            let first = match (polled, wake) {
+                (Some(r), _) => Some(r),
+                (None, Some(t)) => match self
                     .rx
                     .recv_timeout(t.saturating_duration_since(Instant::now()))
                 {
@@ -622,7 +636,7 @@ impl Writer {
                     Err(std_mpsc::RecvTimeoutError::Timeout) => None,
                     Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
                 },
-                None => match self.rx.recv() {
+                (None, None) => match self.rx.recv() {
                     Ok(r) => Some(r),
                     Err(_) => break,
                 },
@@ -658,8 +672,8 @@ impl Writer {
             }
             if !batch.is_empty() {
                 self.process(batch);
-            } else if self.wal.is_dirty()
-                && self.last_checkpoint.elapsed() >= self.checkpoint_interval
+            } else if (self.wal.is_dirty()
+                && self.last_checkpoint.elapsed() >= self.checkpoint_interval)
                 || self.cleaned < self.compacted
             {
                 // Idle: checkpoint (and clean up history) in an empty batch.
@@ -671,10 +685,26 @@ impl Writer {
         }
         // A clean close leaves nothing to replay.
         if self.wal.is_dirty() {
-            self.last_checkpoint = Instant::now() - self.checkpoint_interval;
+            self.force_checkpoint = true;
             self.process(Vec::new());
         }
         tracing::debug!("embedded store writer stopped");
+    }
+
+    /// Waits up to `POLL_BEFORE_SLEEP` for a request without sleeping.
+    fn poll_briefly(&self) -> Option<Request> {
+        let start = Instant::now();
+        loop {
+            match self.rx.try_recv() {
+                Ok(r) => return Some(r),
+                Err(std_mpsc::TryRecvError::Disconnected) => return None,
+                Err(std_mpsc::TryRecvError::Empty) => {}
+            }
+            if start.elapsed() >= POLL_BEFORE_SLEEP {
+                return None;
+            }
+            std::hint::spin_loop();
+        }
     }
 
     /// Applies a batch in one transaction, makes it durable (write-ahead log append, or a
@@ -806,7 +836,8 @@ impl Writer {
                 CLEANUP_PER_BATCH
             };
             self.cleanup(&mut t, budget)?;
-            checkpoint = self.last_checkpoint.elapsed() >= self.checkpoint_interval
+            checkpoint = self.force_checkpoint
+                || self.last_checkpoint.elapsed() >= self.checkpoint_interval
                 || self.wal.fill() > 0.5
                 || !self.wal.fits(self.wal_buf.len());
             if checkpoint {
@@ -822,6 +853,7 @@ impl Writer {
             txn.commit()?;
             self.wal.reset(generation + 1);
             self.last_checkpoint = Instant::now();
+            self.force_checkpoint = false;
             return Ok(());
         }
         if self.wal_buf.is_empty() {

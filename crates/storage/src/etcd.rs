@@ -267,7 +267,10 @@ impl EtcdStore {
         F: FnMut(KvClient) -> Fut,
         Fut: Future<Output = Result<T, etcd_client::Error>>,
     {
-        let deadline = tokio::time::Instant::now() + self.inner.config.request_timeout;
+        let now = tokio::time::Instant::now();
+        let deadline = now
+            .checked_add(self.inner.config.request_timeout)
+            .unwrap_or(now + Duration::from_secs(365 * 24 * 3600));
         let mut backoff = Duration::from_millis(50);
         loop {
             let err = match tokio::time::timeout_at(deadline, f(self.kv())).await {

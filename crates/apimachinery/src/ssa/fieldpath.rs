@@ -398,6 +398,46 @@ impl FieldSet {
         FieldSet { members, children }
     }
 
+    /// Removes, in place, the paths of `other` and everything below them
+    /// (`*self = self.recursive_difference(other)` without copying).
+    pub fn remove_recursive(&mut self, other: &FieldSet) {
+        for m in &other.members {
+            self.members.remove(m);
+            self.children.remove(m);
+        }
+        for (pe, oc) in &other.children {
+            if let Some(c) = self.children.get_mut(pe) {
+                c.remove_recursive(oc);
+                if c.is_empty() {
+                    self.children.remove(pe);
+                }
+            }
+        }
+    }
+
+    /// Keeps, in place, only the paths that are members of `prefixes` or below one
+    /// (`*self = self.restrict_to(prefixes)` without copying).
+    pub fn retain_under(&mut self, prefixes: &FieldSet) {
+        self.members.retain(|m| prefixes.members.contains(m));
+        self.children.retain(|pe, c| {
+            if prefixes.members.contains(pe) {
+                return true;
+            }
+            match prefixes.children.get(pe) {
+                Some(pc) => {
+                    c.retain_under(pc);
+                    !c.is_empty()
+                }
+                None => false,
+            }
+        });
+    }
+
+    /// Removes `pe` as a member at this level (what is below it stays).
+    pub(crate) fn remove_member(&mut self, pe: &PathElement) {
+        self.members.remove(pe);
+    }
+
     /// Paths of `self` that are members of `prefixes` or below one.
     pub fn restrict_to(&self, prefixes: &FieldSet) -> FieldSet {
         let members = self

@@ -5,7 +5,7 @@
 //!
 //! - [`FieldSet`]: sets of field paths and their FieldsV1 encoding;
 //! - [`field_set_of`]: the fields an object sets, with list and map semantics from the schema
-//!   (see [`schema`](self) rules below);
+//!   (rules below);
 //! - [`apply`]: merges an applied configuration into the live object, detects conflicts with
 //!   other managers, removes fields the manager stopped applying, and records its `Apply` entry;
 //! - [`update`]: records the `Update` entry of any other write.
@@ -84,10 +84,17 @@ impl ResetFields {
 
     /// `set` without the reset fields.
     pub fn filter(&self, set: &FieldSet) -> FieldSet {
+        let mut set = set.clone();
+        self.remove_from(&mut set);
+        set
+    }
+
+    /// Removes the reset fields from `set` in place.
+    fn remove_from(&self, set: &mut FieldSet) {
         match self {
-            ResetFields::None => set.clone(),
-            ResetFields::Paths(p) => set.recursive_difference(p),
-            ResetFields::AllExcept(p) => set.restrict_to(p),
+            ResetFields::None => {}
+            ResetFields::Paths(p) => set.remove_recursive(p),
+            ResetFields::AllExcept(p) => set.retain_under(p),
         }
     }
 
@@ -217,7 +224,7 @@ pub fn apply(
     let mut config = applied.clone();
     ctx.reset.strip(&mut config, root);
     let full_set = typed::field_set(&config, root, true).map_err(|e| ApplyError::Invalid(e.0))?;
-    let applied_set = ctx.reset.filter(&strip_fixed(&full_set));
+    let applied_set = ignore(full_set.clone(), &ctx.reset);
     let nulls = typed::null_paths(&config, root);
 
     let entries = managed::managed_fields_lenient(live);
@@ -239,11 +246,13 @@ pub fn apply(
     };
     remove_managed_fields(&mut base);
     let mut merged = typed::merge(Some(&base), &config, root, true);
+    // Only what the manager may own is pruned, whatever a client wrote into its entry.
+    let last = last.map(|l| ignore(l.clone(), &ctx.reset));
     if let Some(last) = last.filter(|l| !l.is_empty()) {
         let owned = others
             .iter()
             .fold(full_set.clone(), |acc, e| acc.union(&e.fields));
-        typed::prune(&mut merged, root, last, &owned, PROTECTED);
+        typed::prune(&mut merged, root, &last, &owned, PROTECTED);
     }
 
     let cmp = typed::compare(&base, &merged, root).filtered(|s| ignore(s, &ctx.reset));
@@ -409,14 +418,12 @@ fn fixed_ignored() -> &'static FieldSet {
     })
 }
 
-fn strip_fixed(set: &FieldSet) -> FieldSet {
-    let metadata = FieldSet::from_paths(&[FieldPath::fields(&["metadata"])]);
-    set.recursive_difference(fixed_ignored())
-        .difference(&metadata)
-}
-
-fn ignore(set: &FieldSet, reset: &ResetFields) -> FieldSet {
-    reset.filter(&strip_fixed(set))
+/// `set` without the fields nobody owns and the endpoint's reset fields.
+fn ignore(mut set: FieldSet, reset: &ResetFields) -> FieldSet {
+    set.remove_recursive(fixed_ignored());
+    set.remove_member(&PathElement::Field("metadata".to_owned()));
+    reset.remove_from(&mut set);
+    set
 }
 
 fn remove_managed_fields(v: &mut Value) {

@@ -63,11 +63,12 @@ impl<'a> Node<'a> {
         let Some(c) = self.cursor else {
             return (Node::default(), false);
         };
-        if c.declares(name) {
+        if let Some(prop) = c.schema().get("properties").and_then(|p| p.get(name)) {
             let Some(fc) = c.field(name) else {
                 return (Node::default(), true);
             };
-            let ext = |k: &str| c.field_extension(name, k);
+            // Extensions on the property itself, else on the schema it resolves to.
+            let ext = |k: &str| prop.get(k).or_else(|| fc.extension(k));
             let node = Node {
                 cursor: Some(fc),
                 list_type: ext("x-kubernetes-list-type").and_then(Value::as_str),

@@ -482,6 +482,34 @@ fn update_transfers_ownership() {
 }
 
 #[test]
+fn status_update_records_the_subresource() {
+    let d = defs();
+    let live = apply_ok(
+        None,
+        &network(json!({"providerID": "p"})),
+        &ctx(&d, "user", 1),
+    );
+    let mut changed = live.clone();
+    changed["status"] = json!({"state": "Ready"});
+    let out = update_ok(&live, changed, &status_ctx(&d, "ctrl", 2));
+    let entry = managed_fields_of(&out)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.manager == "ctrl")
+        .unwrap();
+    assert_eq!(entry.operation, Operation::Update);
+    assert_eq!(entry.subresource, "status");
+    assert_eq!(
+        entry.fields.to_fields_v1(),
+        json!({"f:status": {".": {}, "f:state": {}}})
+    );
+    assert_eq!(
+        out["metadata"]["managedFields"][1]["subresource"],
+        json!("status")
+    );
+}
+
+#[test]
 fn update_on_create_owns_new_containers() {
     let d = defs();
     let new = network(json!({"peerings": [{"name": "a"}]}));

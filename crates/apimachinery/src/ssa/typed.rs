@@ -330,12 +330,12 @@ pub(crate) struct Comparison {
 }
 
 impl Comparison {
-    /// Drops paths `keep` rejects from all three sets.
-    pub(crate) fn filtered(self, keep: impl Fn(&FieldSet) -> FieldSet) -> Comparison {
+    /// Applies `keep` (which drops paths) to all three sets.
+    pub(crate) fn filtered(self, keep: impl Fn(FieldSet) -> FieldSet) -> Comparison {
         Comparison {
-            added: keep(&self.added),
-            modified: keep(&self.modified),
-            removed: keep(&self.removed),
+            added: keep(self.added),
+            modified: keep(self.modified),
+            removed: keep(self.removed),
         }
     }
 }

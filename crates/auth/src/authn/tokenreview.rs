@@ -77,3 +77,40 @@ fn digest(token: &str) -> [u8; 32] {
     out.copy_from_slice(d.as_ref());
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn answers_are_cached_for_the_ttl() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let client = crate::testing::client(
+            |review| {
+                let ok = review["spec"]["token"] == "good";
+                let status = if ok {
+                    serde_json::json!({"authenticated": true, "user": {"username": "tina", "uid": "7", "groups": ["devs"], "extra": {"k": ["v"]}}})
+                } else {
+                    serde_json::json!({"authenticated": false, "error": "unknown token"})
+                };
+                serde_json::json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+                    "metadata": {}, "spec": review["spec"], "status": status})
+            },
+            Arc::clone(&calls),
+        );
+        let reviewer = TokenReviewer::new(client, Duration::from_millis(300));
+        let tina = reviewer.review("good").await.unwrap().unwrap();
+        assert_eq!((tina.name.as_str(), tina.uid.as_str()), ("tina", "7"));
+        assert_eq!(tina.groups, ["devs"]);
+        assert_eq!(tina.extra["k"], ["v"]);
+        assert_eq!(reviewer.review("good").await.unwrap(), Some(tina));
+        assert_eq!(reviewer.review("bad").await.unwrap(), None);
+        assert_eq!(reviewer.review("bad").await.unwrap(), None);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert!(reviewer.review("good").await.unwrap().is_some());
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+}
