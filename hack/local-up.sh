@@ -7,6 +7,7 @@
 #   hack/local-up.sh --etcd     # a local etcd in .local/etcd (Debian's etcd-server)
 #   PORT=8443 APINET_PORT=8444 hack/local-up.sh   # choose the API ports
 #   PUBLIC_PREFIXES=198.51.100.0/24 hack/local-up.sh  # apinet public IP pools (comma-separated)
+#   APINET_NAMESPACE=x CONTROLLER_MANAGER_PORT=8090 APINETLET_PORT=8092 hack/local-up.sh  # controllers
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -137,6 +138,32 @@ wait_ready apinet-apiserver "$apinet_port" "$local_dir/apinet-certs"
 write_kubeconfig "$local_dir/kubeconfig" ironcore "$port" "$local_dir/certs"
 write_kubeconfig "$local_dir/apinet.kubeconfig" apinet "$apinet_port" "$local_dir/apinet-certs"
 
+# The controllers, with the kubeconfigs above; probes and metrics on loopback.
+apinet_namespace=${APINET_NAMESPACE:-ironcore-net-system}
+cm_port=${CONTROLLER_MANAGER_PORT:-8090}   # health; metrics on +1
+apinetlet_port=${APINETLET_PORT:-8092}      # health; metrics on +1
+"$root/target/debug/ironcore-controller-manager" --kubeconfig "$local_dir/kubeconfig" \
+  --health-probe-bind-address "127.0.0.1:$cm_port" --metrics-bind-address "127.0.0.1:$((cm_port + 1))" \
+  >"$local_dir/logs/ironcore-controller-manager.log" 2>&1 &
+pids+=($!)
+"$root/target/debug/apinetlet" --kubeconfig "$local_dir/kubeconfig" \
+  --apinet-kubeconfig "$local_dir/apinet.kubeconfig" --apinet-namespace "$apinet_namespace" \
+  --health-probe-bind-address "127.0.0.1:$apinetlet_port" \
+  --metrics-bind-address "127.0.0.1:$((apinetlet_port + 1))" \
+  >"$local_dir/logs/apinetlet.log" 2>&1 &
+pids+=($!)
+# wait_http_ready NAME PORT: until http://127.0.0.1:PORT/readyz answers 200.
+wait_http_ready() {
+  for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$2/readyz" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  echo "$1 did not become ready; see $local_dir/logs/$1.log" >&2
+  exit 1
+}
+wait_http_ready ironcore-controller-manager "$cm_port"
+wait_http_ready apinetlet "$apinetlet_port"
+
 cat <<MSG
 IronCore networking API is up (storage: $($use_etcd && echo "etcd on 127.0.0.1:$etcd_port" || echo "embedded, $local_dir/data")).
 
@@ -150,6 +177,9 @@ apinet API (core.apinet.ironcore.dev) on 127.0.0.1:$apinet_port, public prefixes
   export KUBECONFIG=$local_dir/apinet.kubeconfig
   kubectl api-resources --api-group=core.apinet.ironcore.dev
   kubectl get networks,networkids,ips,ipaddresses
+
+Controllers: ironcore-controller-manager (health 127.0.0.1:$cm_port, metrics :$((cm_port + 1))),
+apinetlet (apinet namespace $apinet_namespace; health 127.0.0.1:$apinetlet_port, metrics :$((apinetlet_port + 1))).
 
 Logs: $local_dir/logs/. Press Ctrl-C to stop everything.
 MSG

@@ -679,3 +679,120 @@ pub fn rv_of(v: &Value) -> i64 {
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no numeric resourceVersion in {v}"))
 }
+
+/// A controller binary (`ironcore-controller-manager`, `apinetlet`) running as a process with
+/// its probe and metrics endpoints on free loopback ports; killed when dropped.
+pub struct ControllerProcess {
+    name: String,
+    dir: tempfile::TempDir,
+    health_port: u16,
+    metrics_port: u16,
+    child: Option<Child>,
+}
+
+impl ControllerProcess {
+    /// Starts binary `name` with `args` (plus `--health-probe-bind-address` and
+    /// `--metrics-bind-address` on free loopback ports) and waits until `/readyz` answers 200.
+    pub fn start(name: &str, args: &[String]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let health_port = ironcore_testing::free_port().expect("free port");
+        let metrics_port = ironcore_testing::free_port().expect("free port");
+        let log = std::fs::File::create(dir.path().join("controller.log")).expect("log file");
+        let child = Command::new(binary(name))
+            .arg(format!(
+                "--health-probe-bind-address=127.0.0.1:{health_port}"
+            ))
+            .arg(format!("--metrics-bind-address=127.0.0.1:{metrics_port}"))
+            .args(args)
+            .env("RUST_LOG", "info,ironcore_controllers=debug")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn controller");
+        let mut c = ControllerProcess {
+            name: name.to_owned(),
+            dir,
+            health_port,
+            metrics_port,
+            child: Some(child),
+        };
+        c.wait_ready();
+        c
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if self.http_get("/readyz", self.health_port).0 == 200 {
+                return;
+            }
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("{} exited with {status}; log:\n{}", self.name, self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("{} did not become ready; log:\n{}", self.name, self.log());
+    }
+
+    /// `GET path` on loopback `port` over plain HTTP/1.1: (status, body); status 0 when the
+    /// request failed.
+    fn http_get(&self, path: &str, port: u16) -> (u16, String) {
+        use std::io::{Read, Write};
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+            return (0, String::new());
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+        let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        if s.write_all(req.as_bytes()).is_err() {
+            return (0, String::new());
+        }
+        let mut buf = String::new();
+        let _ = s.read_to_string(&mut buf);
+        let status = buf
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = buf
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    /// `GET path` on the probe endpoint: (status, body).
+    pub fn probe(&self, path: &str) -> (u16, String) {
+        self.http_get(path, self.health_port)
+    }
+
+    /// The body of `GET /metrics`.
+    pub fn metrics(&self) -> String {
+        self.http_get("/metrics", self.metrics_port).1
+    }
+
+    /// The controller's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read(self.dir.path().join("controller.log"))
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for ControllerProcess {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if std::thread::panicking() {
+            let log = self.log();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = lines[lines.len().saturating_sub(60)..].join("\n");
+            eprintln!("--- {} log tail ---\n{tail}", self.name);
+        }
+    }
+}

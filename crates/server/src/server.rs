@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::{Method, Request, Response, header};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use ironcore_storage::{Store, StoreError};
 use serde_json::{Value, json};
 
@@ -125,16 +125,9 @@ impl ApiServer {
         let (verb, resource) = describe(&parts.method, &route, &query);
         let result = match &route {
             Route::Resource(p) => {
-                let body = match Limited::new(body, MAX_BODY_BYTES).collect().await {
-                    Ok(c) => c.to_bytes(),
-                    Err(e) => {
-                        let err = if e.to_string().contains("length limit exceeded") {
-                            ApiError::too_large(MAX_BODY_BYTES)
-                        } else {
-                            ApiError::bad_request(format!("error reading body: {e}"))
-                        };
-                        return response::error(&err);
-                    }
+                let body = match read_body(body).await {
+                    Ok(b) => b,
+                    Err(e) => return response::error(&e),
                 };
                 self.resource(&parts, p, &query, body).await
             }
@@ -363,6 +356,37 @@ impl ApiServer {
             (m, _) => Err(ApiError::method_not_allowed(m.as_str())),
         }
     }
+}
+
+/// Bytes of an oversized body still read (and dropped) before answering 413, so that the
+/// client gets the answer instead of a connection reset mid-upload.
+const MAX_DRAIN_BYTES: usize = 64 * 1024 * 1024;
+
+/// Reads a request body of at most [`MAX_BODY_BYTES`]; larger ones are 413.
+async fn read_body<B>(body: B) -> Result<Bytes, ApiError>
+where
+    B: http_body::Body<Data = Bytes> + Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut body = std::pin::pin!(body);
+    let mut buf = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|e| ApiError::bad_request(format!("error reading body: {}", e.into())))?;
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen <= MAX_BODY_BYTES {
+                buf.extend_from_slice(&data);
+            } else if seen > MAX_DRAIN_BYTES {
+                break;
+            }
+        }
+    }
+    if seen > MAX_BODY_BYTES {
+        return Err(ApiError::too_large(MAX_BODY_BYTES));
+    }
+    Ok(Bytes::from(buf))
 }
 
 /// The Kubernetes verb and resource of a request, for metrics.

@@ -1,0 +1,81 @@
+//! The orphan sweep: deletes apinet objects whose IronCore origin no longer exists (the IronCore
+//! object vanished without its finalizer running, e.g. it was force-removed while the apinetlet
+//! was down). Runs at start-up and then periodically.
+
+use std::fmt::Debug;
+use std::time::Duration;
+
+use ironcore_api::{apinet, networking};
+use k8s_openapi::NamespaceResourceScope;
+use kube::api::{DeleteParams, ListParams};
+use kube::{Api, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+
+use super::{NETWORK_ORIGIN, Origin, State, VIRTUAL_IP_ORIGIN};
+use crate::error::{Result, is_not_found};
+
+/// Sweeps every kind once; returns how many apinet objects were deleted.
+pub async fn sweep(st: &State) -> Result<usize> {
+    let mut n = sweep_kind::<apinet::Network, networking::Network>(st, NETWORK_ORIGIN).await?;
+    n += sweep_kind::<apinet::IP, networking::VirtualIP>(st, VIRTUAL_IP_ORIGIN).await?;
+    Ok(n)
+}
+
+/// Runs [`sweep`] now and then every `period`, logging failures.
+pub async fn run(st: State, period: Duration) {
+    loop {
+        match sweep(&st).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "orphaned apinet objects deleted"),
+            Err(e) => tracing::warn!(error = %e, "orphan sweep failed"),
+        }
+        tokio::time::sleep(period).await;
+    }
+}
+
+async fn sweep_kind<A, K>(st: &State, origin: Origin) -> Result<usize>
+where
+    A: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Debug,
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Debug,
+{
+    let apinet_api: Api<A> = Api::namespaced(st.apinet.clone(), &st.namespace);
+    let uid_label = origin.uid_label();
+    let list = apinet_api
+        .list(&ListParams::default().labels(&uid_label))
+        .await?;
+    let mut deleted = 0;
+    for obj in list.items {
+        if obj.meta().deletion_timestamp.is_some() {
+            continue;
+        }
+        let Some(src) = origin.source::<K, A>(&obj) else {
+            continue;
+        };
+        let Some(ns) = src.namespace.as_deref() else {
+            continue;
+        };
+        let want_uid = obj.labels().get(&uid_label).cloned().unwrap_or_default();
+        let source = Api::<K>::namespaced(st.ironcore.clone(), ns)
+            .get_opt(&src.name)
+            .await?;
+        if source.is_some_and(|s| s.uid().unwrap_or_default() == want_uid) {
+            continue;
+        }
+        match apinet_api
+            .delete(&obj.name_any(), &DeleteParams::default())
+            .await
+        {
+            Ok(_) => deleted += 1,
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(apinet = %obj.name_any(), origin = %src, "deleted orphaned apinet object");
+    }
+    Ok(deleted)
+}

@@ -1,0 +1,110 @@
+//! VirtualIP → apinet IP (apinet-upstream.md §5.5): the apinet server allocates the address
+//! from its public pool; it is written back as `status.ip`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ironcore_api::apinet;
+use ironcore_api::networking::VirtualIP;
+use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::{Controller, watcher};
+use kube::{Api, ResourceExt};
+use serde_json::json;
+
+use super::{FIELD_MANAGER, State, VIRTUAL_IP_ORIGIN, externally_managed};
+use crate::error::{Error, Result, is_not_found};
+use crate::finalizer;
+
+/// The finalizer on IronCore VirtualIPs.
+pub const FINALIZER: &str = "apinet.ironcore.dev/virtualip";
+/// How soon to look again while waiting for the apinet side.
+const WAIT: Duration = Duration::from_secs(2);
+
+/// The controller: IronCore VirtualIPs, and apinet IPs mapped back by origin.
+pub fn controller(st: &State) -> Controller<VirtualIP> {
+    let wc = watcher::Config::default();
+    Controller::new(Api::<VirtualIP>::all(st.ironcore.clone()), wc.clone()).watches(
+        Api::<apinet::IP>::namespaced(st.apinet.clone(), &st.namespace),
+        wc.labels(&VIRTUAL_IP_ORIGIN.uid_label()),
+        |ip| VIRTUAL_IP_ORIGIN.source::<VirtualIP, _>(&ip),
+    )
+}
+
+/// Realizes one VirtualIP, or cleans up after a deleting one.
+pub async fn reconcile(vip: Arc<VirtualIP>, st: Arc<State>) -> Result<Action> {
+    let ns = vip
+        .namespace()
+        .ok_or_else(|| Error::NotReady("virtual IP without namespace".into()))?;
+    let name = vip.name_any();
+    let uid = vip
+        .uid()
+        .ok_or_else(|| Error::NotReady("virtual IP without uid".into()))?;
+    let api: Api<VirtualIP> = Api::namespaced(st.ironcore.clone(), &ns);
+    let ips: Api<apinet::IP> = Api::namespaced(st.apinet.clone(), &st.namespace);
+
+    if finalizer::is_deleting(vip.as_ref()) {
+        if !finalizer::has(vip.as_ref(), FINALIZER) {
+            return Ok(Action::await_change());
+        }
+        return match ips.get_opt(&uid).await? {
+            Some(ip) => {
+                if !finalizer::is_deleting(&ip) {
+                    match ips.delete(&uid, &DeleteParams::default()).await {
+                        Ok(_) => {}
+                        Err(e) if is_not_found(&e) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                    tracing::info!(virtual_ip = %name, namespace = %ns, apinet = %uid, "deleting apinet IP");
+                }
+                Ok(Action::requeue(WAIT))
+            }
+            None => {
+                finalizer::remove(&api, &vip, FINALIZER, FIELD_MANAGER).await?;
+                tracing::info!(virtual_ip = %name, namespace = %ns, "apinet IP gone, finalizer removed");
+                Ok(Action::await_change())
+            }
+        };
+    }
+    if externally_managed(vip.as_ref()) {
+        return Ok(Action::await_change());
+    }
+    finalizer::add(&api, &vip, FINALIZER, FIELD_MANAGER).await?;
+
+    let body = json!({
+        "apiVersion": "core.apinet.ironcore.dev/v1alpha1",
+        "kind": "IP",
+        "metadata": {
+            "name": uid,
+            "namespace": st.namespace,
+            "labels": VIRTUAL_IP_ORIGIN.labels(vip.as_ref()),
+            "annotations": VIRTUAL_IP_ORIGIN.annotations(vip.as_ref()),
+        },
+        "spec": {
+            "type": apinet::ip::IP_TYPE_PUBLIC,
+            "ipFamily": vip.spec.ip_family,
+        },
+    });
+    let ip = ips
+        .patch(
+            &uid,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&body),
+        )
+        .await?;
+    let Some(addr) = ip.spec.ip else {
+        return Err(Error::NotReady(format!(
+            "apinet IP {uid} has no address yet"
+        )));
+    };
+    if vip.status.ip.as_ref() != Some(&addr) {
+        let patch = json!({"status": {"ip": addr}});
+        let pp = PatchParams {
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+            ..Default::default()
+        };
+        api.patch_status(&name, &pp, &Patch::Merge(&patch)).await?;
+        tracing::info!(virtual_ip = %name, namespace = %ns, ip = ?addr, "virtual IP allocated");
+    }
+    Ok(Action::requeue(st.resync))
+}

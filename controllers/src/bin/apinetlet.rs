@@ -1,0 +1,130 @@
+//! `apinetlet`: realizes IronCore networking objects (Networks, VirtualIPs) as apinet objects
+//! in one apinet namespace and writes the results back.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use futures::future::join_all;
+use ironcore_api::{apinet, networking};
+use ironcore_controllers::apinetlet::{State, gc, network, virtualip};
+use ironcore_controllers::runtime::{
+    self, Health, Metrics, RuntimeFlags, enabled, run_controller, serve_endpoints,
+};
+use kube::Api;
+use kube::api::ListParams;
+
+/// Realizes IronCore networking objects in the apinet API.
+#[derive(Debug, Parser)]
+#[command(name = "apinetlet", version, about, long_about = None)]
+struct Cli {
+    /// Kubeconfig of the IronCore API (networking.ironcore.dev). Unset: KUBECONFIG,
+    /// ~/.kube/config or the in-cluster service account.
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// Kubeconfig of the apinet API (core.apinet.ironcore.dev). Unset: the same cluster as
+    /// --kubeconfig.
+    #[arg(long)]
+    apinet_kubeconfig: Option<PathBuf>,
+    /// The apinet namespace every apinet object is created in.
+    #[arg(long)]
+    apinet_namespace: String,
+    /// Period of the sweep that deletes apinet objects whose IronCore origin is gone, in
+    /// seconds (it also runs once at start-up).
+    #[arg(long, default_value_t = 60)]
+    orphan_sweep_seconds: u64,
+    /// Controllers to run, comma-separated: `network`, `virtualip`; `*` runs all, `-name`
+    /// disables one.
+    #[arg(long, value_delimiter = ',', default_value = "*")]
+    controllers: Vec<String>,
+    #[command(flatten)]
+    runtime: RuntimeFlags,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    runtime::init_process();
+    let cli = Cli::parse();
+    anyhow::ensure!(
+        !cli.runtime.leader_elect,
+        "--leader-elect is not implemented yet: run a single replica without it"
+    );
+    anyhow::ensure!(
+        !cli.apinet_namespace.is_empty(),
+        "--apinet-namespace must not be empty"
+    );
+    let ironcore = runtime::load_client(cli.kubeconfig.as_deref())
+        .await
+        .context("IronCore API client")?;
+    let apinet_client = match &cli.apinet_kubeconfig {
+        Some(path) => runtime::load_client(Some(path))
+            .await
+            .context("apinet API client")?,
+        None => ironcore.clone(),
+    };
+    tracing::info!(
+        kubeconfig = %runtime::describe(cli.kubeconfig.as_ref()),
+        apinet_kubeconfig = %runtime::describe(cli.apinet_kubeconfig.as_ref().or(cli.kubeconfig.as_ref())),
+        apinet_namespace = %cli.apinet_namespace,
+        "starting apinetlet"
+    );
+    let health = Arc::new(Health::default());
+    let metrics = Arc::new(Metrics::default());
+    serve_endpoints(&cli.runtime, health.clone(), metrics.clone()).await?;
+
+    let (ic, an, ns) = (
+        ironcore.clone(),
+        apinet_client.clone(),
+        cli.apinet_namespace.clone(),
+    );
+    runtime::wait_until_reachable("IronCore and apinet APIs", &health, move || {
+        let a = Api::<networking::Network>::all(ic.clone());
+        let b = Api::<apinet::Network>::namespaced(an.clone(), &ns);
+        async move {
+            a.list(&ListParams::default().limit(1)).await?;
+            b.list(&ListParams::default().limit(1)).await?;
+            Ok(())
+        }
+    })
+    .await;
+
+    let state = State {
+        ironcore,
+        apinet: apinet_client,
+        namespace: cli.apinet_namespace.clone(),
+        resync: Duration::from_secs(cli.runtime.resync_seconds.max(1)),
+    };
+    let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(gc::run(
+        state.clone(),
+        Duration::from_secs(cli.orphan_sweep_seconds.max(1)),
+    )));
+    let shared = Arc::new(state.clone());
+    if enabled(&cli.controllers, "network") {
+        tasks.push(tokio::spawn(run_controller(
+            "network",
+            network::controller(&state),
+            &cli.runtime,
+            metrics.clone(),
+            shared.clone(),
+            network::reconcile,
+        )));
+    }
+    if enabled(&cli.controllers, "virtualip") {
+        tasks.push(tokio::spawn(run_controller(
+            "virtualip",
+            virtualip::controller(&state),
+            &cli.runtime,
+            metrics.clone(),
+            shared.clone(),
+            virtualip::reconcile,
+        )));
+    }
+    tokio::select! {
+        () = runtime::shutdown_signal() => {},
+        _ = join_all(tasks) => tracing::warn!("all controllers stopped"),
+    }
+    Ok(())
+}
