@@ -445,6 +445,27 @@ fn watch_with_timeout_seconds_ends_the_stream_cleanly() {
 }
 
 #[test]
+fn graceful_shutdown_ends_open_watches_cleanly_and_exits_zero() {
+    on_each_backend_async(|mut s| async move {
+        let c = s.client().await;
+        create(&c, "n1", json!({})).await;
+        let mut w = open(&c, "").await;
+        assert_eq!(kind_name(&next(&mut w).await), kn("ADDED", "n1"));
+        let status = tokio::task::spawn_blocking(move || s.terminate())
+            .await
+            .expect("join")
+            .expect("server was running");
+        assert!(status.success(), "exit status {status:?}");
+        let rest = w.changes_within(Duration::from_secs(5)).await;
+        assert!(rest.is_empty(), "{rest:?}");
+        assert!(
+            w.next_event(Duration::from_secs(1)).await.is_none(),
+            "the stream ended"
+        );
+    });
+}
+
+#[test]
 fn list_pages_with_limit_and_continue_at_one_snapshot() {
     on_each_backend_async(|s| async move {
         let c = s.client().await;
