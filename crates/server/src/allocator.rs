@@ -135,6 +135,28 @@ pub async fn try_commit(objects: &Objects, main_key: &str, ops: Vec<TxnOp>) -> A
     }
 }
 
+/// Commits what `attempt` builds (the main object's operation first, plus the object it
+/// wrote), re-running it while one of the allocator's own keys races with another writer.
+pub async fn commit_allocating<F, Fut>(
+    objects: &Objects,
+    main_key: &str,
+    mut attempt: F,
+) -> Result<(i64, Value), CommitError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<TxnOp>, Value), ApiError>>,
+{
+    for _ in 0..MAX_ALLOCATION_ATTEMPTS {
+        let (ops, object) = attempt().await?;
+        match try_commit(objects, main_key, ops).await {
+            Attempt::Committed(rev) => return Ok((rev, object)),
+            Attempt::Retry => continue,
+            Attempt::Failed(e) => return Err(e),
+        }
+    }
+    Err(exhausted(main_key))
+}
+
 /// The error when allocation kept racing for [`MAX_ALLOCATION_ATTEMPTS`] attempts.
 pub fn exhausted(main_key: &str) -> CommitError {
     CommitError::Api(ApiError::conflict_msg(

@@ -18,10 +18,7 @@ use ironcore_storage::{Condition, KeyValue, ListOptions, StoreError, TxnOp};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::{Map, Value, json};
 
-use crate::allocator::{
-    AllocContext, Attempt, CommitError, MAX_ALLOCATION_ATTEMPTS, delete_op, exhausted, try_commit,
-    update_op,
-};
+use crate::allocator::{AllocContext, CommitError, commit_allocating, delete_op, update_op};
 use crate::errors::ApiError;
 use crate::filter::Filter;
 use crate::negotiate::Representation;
@@ -430,29 +427,25 @@ async fn create_object(
                     return Ok(ctx.respond(201, &out, &warnings));
                 }
                 let mut out = admitted.clone();
-                let mut tries = 0;
-                let r = loop {
-                    tries += 1;
+                let r = commit_allocating(ctx.objects, &key, || {
                     let mut o = admitted.clone();
-                    let mut ops = alloc.on_create(&cx, &mut o).await?;
-                    ops.insert(
-                        0,
-                        TxnOp::Put {
+                    let (cx, key) = (&cx, &key);
+                    async move {
+                        let mut ops = alloc.on_create(cx, &mut o).await?;
+                        let put = TxnOp::Put {
                             key: key.clone(),
                             value: Objects::encode(&o),
                             condition: Condition::Absent,
-                        },
-                    );
-                    match try_commit(ctx.objects, &key, ops).await {
-                        Attempt::Committed(rev) => {
-                            out = o;
-                            break Ok(rev);
-                        }
-                        Attempt::Retry if tries < MAX_ALLOCATION_ATTEMPTS => continue,
-                        Attempt::Retry => break Err(exhausted(&key)),
-                        Attempt::Failed(e) => break Err(e),
+                        };
+                        ops.insert(0, put);
+                        Ok((ops, o))
                     }
-                };
+                })
+                .await
+                .map(|(rev, o)| {
+                    out = o;
+                    rev
+                });
                 (r, out)
             }
         };
@@ -912,29 +905,27 @@ async fn write_update(
         };
         let removing = deleting && finalizers(&admitted).is_empty();
         let mut out = admitted.clone();
-        let mut tries = 0;
-        let r = loop {
-            tries += 1;
+        let r = commit_allocating(ctx.objects, &key, || {
             let mut o = admitted.clone();
-            let ops = if removing {
-                let mut ops = alloc.on_delete(&cx, old).await?;
-                ops.insert(0, delete_op(key.clone(), old_rev));
-                ops
-            } else {
-                let mut ops = alloc.on_update(&cx, &mut o, old).await?;
-                ops.insert(0, update_op(key.clone(), &o, old_rev));
-                ops
-            };
-            match try_commit(ctx.objects, &key, ops).await {
-                Attempt::Committed(rev) => {
-                    out = o;
-                    break Ok(rev);
-                }
-                Attempt::Retry if tries < MAX_ALLOCATION_ATTEMPTS => continue,
-                Attempt::Retry => break Err(exhausted(&key)),
-                Attempt::Failed(e) => break Err(e),
+            let (cx, key) = (&cx, &key);
+            async move {
+                let ops = if removing {
+                    let mut ops = alloc.on_delete(cx, old).await?;
+                    ops.insert(0, delete_op(key.clone(), old_rev));
+                    ops
+                } else {
+                    let mut ops = alloc.on_update(cx, &mut o, old).await?;
+                    ops.insert(0, update_op(key.clone(), &o, old_rev));
+                    ops
+                };
+                Ok((ops, o))
             }
-        };
+        })
+        .await
+        .map(|(rev, o)| {
+            out = o;
+            rev
+        });
         return match r {
             Ok(revision) => {
                 set_meta(
@@ -1384,18 +1375,15 @@ async fn delete_one(
                 objects: ctx.objects,
                 dry_run: false,
             };
-            let mut tries = 0;
-            let r = loop {
-                tries += 1;
-                let mut ops = alloc.on_delete(&cx, &current).await?;
-                ops.insert(0, delete_op(key.clone(), kv.mod_revision));
-                match try_commit(ctx.objects, &key, ops).await {
-                    Attempt::Committed(rev) => break Ok(rev),
-                    Attempt::Retry if tries < MAX_ALLOCATION_ATTEMPTS => continue,
-                    Attempt::Retry => break Err(exhausted(&key)),
-                    Attempt::Failed(e) => break Err(e),
+            let r = commit_allocating(ctx.objects, &key, || {
+                let (cx, key, current) = (&cx, &key, &current);
+                async move {
+                    let mut ops = alloc.on_delete(cx, current).await?;
+                    ops.insert(0, delete_op(key.clone(), kv.mod_revision));
+                    Ok((ops, Value::Null))
                 }
-            };
+            })
+            .await;
             match r {
                 Ok(_) => return Ok((current, true)),
                 Err(CommitError::Raced | CommitError::AlreadyExists(_)) => continue,
