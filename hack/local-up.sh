@@ -56,6 +56,10 @@ client_cert() {
   rm -f "$pki_dir/$name.csr"
 }
 client_cert admin admin system:masters
+# The controllers' own identities (a CN is at most 64 characters, so not the ServiceAccount
+# names they have in a cluster).
+client_cert ironcore-controller-manager ironcore:controller-manager ironcore:controllers
+client_cert apinetlet ironcore:apinetlet ironcore:controllers
 auth_args=(--client-ca-file "$pki_dir/ca.crt")
 
 pids=()
@@ -108,8 +112,10 @@ wait_ready() {
   fi
 }
 
-# write_kubeconfig FILE NAME PORT CERT_DIR
+# write_kubeconfig FILE NAME PORT CERT_DIR [IDENTITY]: IDENTITY (default admin) names the
+# client certificate in .local/pki.
 write_kubeconfig() {
+  local who=${5:-admin}
   cat >"$1" <<KCFG
 apiVersion: v1
 kind: Config
@@ -121,8 +127,8 @@ clusters:
 users:
 - name: admin
   user:
-    client-certificate: $pki_dir/admin.crt
-    client-key: $pki_dir/admin.key
+    client-certificate: $pki_dir/$who.crt
+    client-key: $pki_dir/$who.key
 contexts:
 - name: $2
   context:
@@ -138,16 +144,21 @@ wait_ready apinet-apiserver "$apinet_port" "$local_dir/apinet-certs"
 write_kubeconfig "$local_dir/kubeconfig" ironcore "$port" "$local_dir/certs"
 write_kubeconfig "$local_dir/apinet.kubeconfig" apinet "$apinet_port" "$local_dir/apinet-certs"
 
-# The controllers, with the kubeconfigs above; probes and metrics on loopback.
+# The controllers, each with kubeconfigs of its own client certificate; probes and metrics on
+# loopback.
+for who in ironcore-controller-manager apinetlet; do
+  write_kubeconfig "$local_dir/$who.kubeconfig" ironcore "$port" "$local_dir/certs" "$who"
+done
+write_kubeconfig "$local_dir/apinetlet.apinet.kubeconfig" apinet "$apinet_port" "$local_dir/apinet-certs" apinetlet
 apinet_namespace=${APINET_NAMESPACE:-ironcore-net-system}
 cm_port=${CONTROLLER_MANAGER_PORT:-8090}   # health; metrics on +1
 apinetlet_port=${APINETLET_PORT:-8092}      # health; metrics on +1
-"$root/target/debug/ironcore-controller-manager" --kubeconfig "$local_dir/kubeconfig" \
+"$root/target/debug/ironcore-controller-manager" --kubeconfig "$local_dir/ironcore-controller-manager.kubeconfig" \
   --health-probe-bind-address "127.0.0.1:$cm_port" --metrics-bind-address "127.0.0.1:$((cm_port + 1))" \
   >"$local_dir/logs/ironcore-controller-manager.log" 2>&1 &
 pids+=($!)
-"$root/target/debug/apinetlet" --kubeconfig "$local_dir/kubeconfig" \
-  --apinet-kubeconfig "$local_dir/apinet.kubeconfig" --apinet-namespace "$apinet_namespace" \
+"$root/target/debug/apinetlet" --kubeconfig "$local_dir/apinetlet.kubeconfig" \
+  --apinet-kubeconfig "$local_dir/apinetlet.apinet.kubeconfig" --apinet-namespace "$apinet_namespace" \
   --health-probe-bind-address "127.0.0.1:$apinetlet_port" \
   --metrics-bind-address "127.0.0.1:$((apinetlet_port + 1))" \
   >"$local_dir/logs/apinetlet.log" 2>&1 &
