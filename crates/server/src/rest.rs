@@ -21,6 +21,7 @@ use serde_json::{Map, Value, json};
 use crate::allocator::{AllocContext, CommitError, commit_allocating, delete_op, update_op};
 use crate::errors::ApiError;
 use crate::filter::Filter;
+use crate::gate::{AdmissionHook, CreateRequest};
 use crate::negotiate::Representation;
 use crate::object::{
     copy_status, finalizers, generation, meta_str, metadata_mut, set_meta, spec_content,
@@ -56,6 +57,8 @@ pub struct Ctx<'a> {
     pub schemas: Option<&'a KindSchemas>,
     /// The request's `User-Agent` (the default field manager).
     pub user_agent: &'a str,
+    /// Admission hooks every create passes (e.g. namespace lifecycle), POST or apply alike.
+    pub admission: &'a [Arc<dyn AdmissionHook>],
 }
 
 impl Ctx<'_> {
@@ -306,7 +309,8 @@ pub fn now_rfc3339() -> String {
         .to_string()
 }
 
-fn name_errors(name: &str) -> Option<ApiError> {
+/// The 400 for a name that cannot be a path segment (`.`, `..`, containing `/` or `%`).
+pub fn name_errors(name: &str) -> Option<ApiError> {
     let msgs = ironcore_apimachinery::names::is_valid_path_segment_name(name);
     (!msgs.is_empty()).then(|| {
         ApiError::bad_request(format!(
@@ -333,6 +337,18 @@ async fn create_object(
     let policy = field_validation(ctx.query)?;
     let dry_run = ctx.dry_run()?;
     let manager = ctx.field_manager()?;
+    if !ctx.admission.is_empty() {
+        let body = serde_json::to_vec(&obj).unwrap_or_default();
+        let request = CreateRequest {
+            info: ctx.info(),
+            namespace: ctx.path.namespace.as_deref(),
+            content_type: "application/json",
+            body: &body,
+        };
+        for hook in ctx.admission {
+            hook.admit_create(&request).await?;
+        }
+    }
     check_type_and_namespace(ctx, &mut obj)?;
     let info = ctx.info().clone();
     let applied_fields = match ownership {
@@ -400,7 +416,17 @@ async fn create_object(
         }
         let key = ctx.key(&name);
         let (result, mut out) = match ctx.strategy.allocator() {
-            None if dry_run => return Ok(ctx.respond(201, &admitted, &warnings)),
+            None if dry_run => {
+                if ctx.objects.store().get(&key, None).await?.kv.is_some() {
+                    return Err(ApiError::already_exists(
+                        &info.group,
+                        &info.plural,
+                        &name,
+                        false,
+                    ));
+                }
+                return Ok(ctx.respond(201, &admitted, &warnings));
+            }
             None => {
                 let r = match ctx
                     .objects
@@ -422,6 +448,14 @@ async fn create_object(
                     dry_run,
                 };
                 if dry_run {
+                    if ctx.objects.store().get(&key, None).await?.kv.is_some() {
+                        return Err(ApiError::already_exists(
+                            &info.group,
+                            &info.plural,
+                            &name,
+                            false,
+                        ));
+                    }
                     let mut out = admitted;
                     alloc.on_create(&cx, &mut out).await?;
                     return Ok(ctx.respond(201, &out, &warnings));
@@ -1073,6 +1107,11 @@ async fn apply_patch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         if current.is_none() && ctx.path.subresource.is_some() {
             return Err(ctx.not_found(&name));
         }
+        if let (Some(want), Some(kv)) = (meta_str(&applied, "resourceVersion"), &got.kv)
+            && want != kv.mod_revision.to_string()
+        {
+            return Err(ctx.conflict(&name));
+        }
         let wctx = ctx.write_context(&manager, &api_version);
         let result = ssa::apply(current.as_ref(), &applied, force, &wctx).map_err(|e| match e {
             ApplyError::Conflicts(c) => {
@@ -1131,39 +1170,77 @@ fn strategic_patch(ctx: &Ctx<'_>, current: &Value, patch: &Value) -> Result<Valu
 
 /// Applies a JSON (RFC 6902) patch with kube-apiserver's leniency: a `test` for `null`
 /// succeeds against a missing member.
-fn apply_json_patch(doc: &mut Value, body: &[u8]) -> Result<(), ApiError> {
-    let ops: Vec<Value> = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
-    if ops.len() > 10_000 {
+fn apply_json_patch(doc: &mut Value, ops: &[Value]) -> Result<(), ApiError> {
+    if ops.len() > MAX_JSON_PATCH_OPERATIONS {
         return Err(ApiError::invalid(
             "",
             "",
             "",
-            &vec![FieldError::too_many(&Path::new("patch"), ops.len(), 10_000)],
+            &vec![FieldError::too_many(
+                &Path::new("patch"),
+                ops.len(),
+                MAX_JSON_PATCH_OPERATIONS,
+            )],
         ));
     }
-    let kept: Vec<Value> = ops
-        .into_iter()
-        .filter(|op| {
-            let is_null_test = op.get("op").and_then(Value::as_str) == Some("test")
-                && op.get("value").is_some_and(Value::is_null);
-            let path = op.get("path").and_then(Value::as_str).unwrap_or("");
-            !(is_null_test && doc.pointer(path).is_none())
-        })
-        .collect();
-    let patch: json_patch::Patch = serde_json::from_value(Value::Array(kept))
-        .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
-    json_patch::patch(doc, &patch).map_err(|e| {
+    let rejected = |e: String| {
         ApiError::invalid(
             "",
             "",
             "",
-            &vec![FieldError::invalid(&Path::new(""), "", e.to_string())],
+            &vec![FieldError::invalid(&Path::new(""), "", e.clone())],
         )
         .with_message(format!(
             "the server rejected our request due to an error in our request: {e}"
         ))
-    })
+    };
+    let mut copied = 0usize;
+    // One operation at a time (the document is a copy, so a failure leaves nothing behind):
+    // later `test`s see earlier changes, and copies are bounded as kube-apiserver bounds them.
+    for op in ops {
+        let kind = op.get("op").and_then(Value::as_str).unwrap_or("");
+        let path = op.get("path").and_then(Value::as_str).unwrap_or("");
+        if kind == "test"
+            && op.get("value").is_some_and(Value::is_null)
+            && doc.pointer(path).is_none()
+        {
+            continue;
+        }
+        if kind == "copy" {
+            let from = op.get("from").and_then(Value::as_str).unwrap_or("");
+            copied += doc.pointer(from).map_or(0, |v| v.to_string().len());
+            if copied > MAX_JSON_PATCH_COPY_BYTES {
+                return Err(rejected(format!(
+                    "the total size of values copied by the patch exceeds {MAX_JSON_PATCH_COPY_BYTES} bytes"
+                )));
+            }
+        }
+        let op: json_patch::PatchOperation = serde_json::from_value(op.clone())
+            .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?;
+        json_patch::patch(doc, std::slice::from_ref(&op)).map_err(|e| rejected(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Most operations one JSON patch may carry (kube-apiserver's limit).
+const MAX_JSON_PATCH_OPERATIONS: usize = 10_000;
+/// Most bytes a JSON patch may copy in total (kube-apiserver's `JSONPatchMaxCopyBytes`).
+const MAX_JSON_PATCH_COPY_BYTES: usize = 3 * 1024 * 1024;
+
+/// Whether a patch itself sets `metadata.resourceVersion` (then it is a precondition).
+fn patch_sets_resource_version(merge: Option<&Value>, json_ops: &[Value]) -> bool {
+    match merge {
+        Some(p) => p
+            .pointer("/metadata/resourceVersion")
+            .is_some_and(|v| !v.is_null()),
+        None => json_ops.iter().any(|op| {
+            op.get("path").and_then(Value::as_str) == Some("/metadata/resourceVersion")
+                && matches!(
+                    op.get("op").and_then(Value::as_str),
+                    Some("add" | "replace")
+                )
+        }),
+    }
 }
 
 /// PATCH on one object (main resource or `/status`).
@@ -1201,6 +1278,12 @@ pub async fn patch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     } else {
         None
     };
+    let json_ops: Vec<Value> = if merge_patch.is_none() {
+        serde_json::from_slice(ctx.body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))?
+    } else {
+        Vec::new()
+    };
     let dupes = if merge_patch.is_some() {
         crate::dupes::from_slice(ctx.body)
             .map(|(_, d)| d)
@@ -1208,18 +1291,18 @@ pub async fn patch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     } else {
         Vec::new()
     };
+    let has_precondition = patch_sets_resource_version(merge_patch.as_ref(), &json_ops);
     for _ in 0..MAX_RETRIES {
         let (current, rev) = read_current(ctx).await?;
         let mut doc = current.clone();
         match &merge_patch {
             Some(p) if essence == STRATEGIC => doc = strategic_patch(ctx, &current, p)?,
             Some(p) => json_patch::merge(&mut doc, p),
-            None => apply_json_patch(&mut doc, ctx.body)?,
+            None => apply_json_patch(&mut doc, &json_ops)?,
         }
-        let precondition = body_rv(&doc);
-        if let Some(expected) = precondition
-            && expected != rev
-        {
+        // The stored object carries its resourceVersion; only one the patch sets is a
+        // precondition (an unparsable one can never match).
+        if has_precondition && body_rv(&doc) != Some(rev) {
             return Err(ctx.conflict(&name));
         }
         if meta_str(&doc, "name") != Some(name.as_str()) {
@@ -1230,7 +1313,7 @@ pub async fn patch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         match write_update(ctx, doc, &current, rev, &dupes, Ownership::Update).await {
             Ok(r) => return Ok(r),
             Err(WriteError::Api(e)) => return Err(e),
-            Err(WriteError::Raced) if precondition.is_some() => return Err(ctx.conflict(&name)),
+            Err(WriteError::Raced) if has_precondition => return Err(ctx.conflict(&name)),
             Err(WriteError::Raced) => continue,
         }
     }

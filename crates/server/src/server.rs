@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::discovery;
 use crate::errors::ApiError;
-use crate::gate::{CreateRequest, Guards};
+use crate::gate::Guards;
 use crate::metrics::{MeteredStore, Metrics, WatchGauge};
 use crate::negotiate::{Representation, negotiate};
 use crate::objects::Objects;
@@ -283,6 +283,18 @@ impl ApiServer {
         if !info.namespaced && path.namespace.is_some() {
             return Err(ApiError::path_not_found());
         }
+        if let Some(e) = path.name.as_deref().and_then(rest::name_errors) {
+            return Err(e);
+        }
+        // A namespaced kind outside a namespace: only list and watch across all namespaces.
+        if info.namespaced && path.namespace.is_none() {
+            if path.name.is_some() {
+                return Err(ApiError::path_not_found());
+            }
+            if parts.method != Method::GET {
+                return Err(ApiError::method_not_allowed(parts.method.as_str()));
+            }
+        }
         match path.subresource.as_deref() {
             None => {}
             Some("status") if info.has_status => {}
@@ -305,6 +317,7 @@ impl ApiServer {
         let ctx = Ctx {
             strategy,
             schemas: self.schemas.get(&(info.group.clone(), info.plural.clone())),
+            admission: &self.guards.admission,
             user_agent: parts
                 .headers
                 .get(header::USER_AGENT)
@@ -337,18 +350,7 @@ impl ApiServer {
             }
             (&Method::GET, true) => rest::get(&ctx).await,
             (&Method::GET, false) => rest::list(&ctx).await,
-            (&Method::POST, false) => {
-                let create = CreateRequest {
-                    info,
-                    namespace: path.namespace.as_deref(),
-                    content_type,
-                    body: &body,
-                };
-                for hook in &self.guards.admission {
-                    hook.admit_create(&create).await?;
-                }
-                rest::create(&ctx).await
-            }
+            (&Method::POST, false) => rest::create(&ctx).await,
             (&Method::PUT, true) => rest::update(&ctx).await,
             (&Method::PATCH, true) => rest::patch(&ctx).await,
             (&Method::DELETE, true) if path.subresource.is_none() => rest::delete(&ctx).await,

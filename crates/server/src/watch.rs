@@ -140,11 +140,12 @@ pub async fn watch(
     }
     let rv = q.non_empty("resourceVersion");
     let timeout = match q.non_empty("timeoutSeconds") {
+        // 0 means "the server's default", as in kube-apiserver.
+        Some("0") | None => settings.max_timeout,
         Some(t) => Duration::from_secs(
             t.parse::<u64>()
                 .map_err(|_| ApiError::bad_request(format!("invalid timeoutSeconds: {t}")))?,
         ),
-        None => settings.max_timeout,
     };
     let wants_initial = match send_initial {
         Some(v) => v,
@@ -158,6 +159,9 @@ pub async fn watch(
         };
         let listed = list_objects(&list_ctx, &filter).await?;
         (listed.objects()?, listed.revision)
+    } else if matches!(rv, None | Some("0")) {
+        // sendInitialEvents=false without a revision: start at the most recent one.
+        (Vec::new(), ctx.objects.store().current_revision().await?)
     } else {
         let after = rv.and_then(|r| r.parse::<i64>().ok()).ok_or_else(|| {
             ApiError::bad_request(format!("invalid resource version: {:?}", rv.unwrap_or("")))
@@ -172,7 +176,7 @@ pub async fn watch(
     };
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     let subscription = cache.subscribe(after);
-    let interval = settings.bookmark_interval;
+    let interval = settings.bookmark_interval.max(Duration::from_millis(100));
     tokio::spawn(async move {
         // Dropped when the stream ends, whichever way.
         let _on_close = on_close;

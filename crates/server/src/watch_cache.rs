@@ -161,14 +161,8 @@ impl WatchCache {
                         }
                     };
                     tracing::warn!(%prefix, after, resume, "watch cache start revision compacted");
-                    if after == self.head() && self.lock().history.is_empty() {
-                        // Nothing delivered yet: simply start later.
-                        let mut inner = self.lock();
-                        inner.oldest = resume;
-                        inner.head = resume;
-                    } else {
-                        self.reset(resume);
-                    }
+                    // Events between `after` and `resume` are gone: watchers relist.
+                    self.reset(resume);
                     after = resume;
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
@@ -203,7 +197,11 @@ impl WatchCache {
                                 prev,
                             }),
                             None => {
-                                tracing::warn!(key = %ev.kv.key, revision, "undecodable object in watch")
+                                // A delete whose last state the store no longer has, or an
+                                // undecodable value: watchers cannot be told exactly, so
+                                // they relist.
+                                tracing::warn!(key = %ev.kv.key, revision, "watch event without a decodable object; resetting watchers");
+                                self.reset(revision);
                             }
                         }
                     }
