@@ -148,3 +148,42 @@ fn watch_without_initial_events_starts_at_the_most_recent_revision() {
         );
     });
 }
+
+#[test]
+fn propagation_policies_swap_the_gc_finalizers() {
+    on_each_backend_async(|s| async move {
+        let c = s.client().await;
+        create_network(&c, "n1").await;
+        let keep = json!({"metadata": {"finalizers": ["example.com/keep"]}});
+        let res = raw(
+            &c,
+            "PATCH",
+            &item("n1"),
+            Some("application/merge-patch+json"),
+            keep.to_string().into_bytes(),
+        )
+        .await;
+        assert_eq!(res.status, 200, "{}", res.body);
+        let finalizers = |body: &str| -> Value {
+            serde_json::from_str::<Value>(body).unwrap()["metadata"]["finalizers"].clone()
+        };
+        let orphan = json!({"propagationPolicy": "Orphan"})
+            .to_string()
+            .into_bytes();
+        let res = raw(&c, "DELETE", &item("n1"), Some("application/json"), orphan).await;
+        assert_eq!(finalizers(&res.body), json!(["example.com/keep", "orphan"]));
+        let fg = json!({"propagationPolicy": "Foreground"})
+            .to_string()
+            .into_bytes();
+        let res = raw(&c, "DELETE", &item("n1"), Some("application/json"), fg).await;
+        assert_eq!(
+            finalizers(&res.body),
+            json!(["example.com/keep", "foregroundDeletion"])
+        );
+        let bg = json!({"propagationPolicy": "Background"})
+            .to_string()
+            .into_bytes();
+        let res = raw(&c, "DELETE", &item("n1"), Some("application/json"), bg).await;
+        assert_eq!(finalizers(&res.body), json!(["example.com/keep"]));
+    });
+}

@@ -1405,12 +1405,19 @@ async fn delete_one(
             ));
         }
         let mut fins = finalizers(&current);
-        match opts.propagation.as_deref() {
-            Some("Orphan") if !fins.iter().any(|f| f == "orphan") => fins.push("orphan".into()),
-            Some("Foreground") if !fins.iter().any(|f| f == "foregroundDeletion") => {
-                fins.push("foregroundDeletion".into())
-            }
-            _ => {}
+        // The GC finalizers follow the requested policy, one replacing the other as in
+        // kube-apiserver (both together are invalid); Background asks for neither.
+        let (want, drop): (Option<&str>, &[&str]) = match opts.propagation.as_deref() {
+            Some("Orphan") => (Some("orphan"), &["foregroundDeletion"]),
+            Some("Foreground") => (Some("foregroundDeletion"), &["orphan"]),
+            Some("Background") => (None, &["orphan", "foregroundDeletion"]),
+            _ => (None, &[]),
+        };
+        fins.retain(|f| !drop.contains(&f.as_str()));
+        if let Some(w) = want
+            && !fins.iter().any(|f| f == w)
+        {
+            fins.push(w.into());
         }
         if !fins.is_empty() {
             let mut updated = current.clone();
