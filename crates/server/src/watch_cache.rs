@@ -19,6 +19,8 @@ use crate::objects::decode_at;
 
 /// Events kept per resource for clients resuming from a past revision.
 const HISTORY_CAPACITY: usize = 20_000;
+/// Bytes of stored objects the history of one resource may hold, whatever the event count.
+const HISTORY_BYTES: usize = 256 * 1024 * 1024;
 /// Revisions of store history replayed into the cache at start-up, so that clients that
 /// watched a previous server process can resume without a relist.
 const STARTUP_REPLAY: i64 = 10_000;
@@ -36,6 +38,8 @@ pub struct CacheEvent {
     pub object: Value,
     /// The object before the change, if it existed.
     pub prev: Option<Value>,
+    /// The stored size of `object` and `prev`, for the history's byte budget.
+    pub bytes: usize,
 }
 
 /// What the cache sends to subscribers.
@@ -62,6 +66,8 @@ struct Inner {
     oldest: i64,
     /// The last revision the pump has processed.
     head: i64,
+    /// Sum of the history's [`CacheEvent::bytes`].
+    bytes: usize,
 }
 
 /// One resource's watch cache.
@@ -81,6 +87,7 @@ impl WatchCache {
                 history: VecDeque::new(),
                 oldest: from,
                 head: from,
+                bytes: 0,
             }),
             tx,
         });
@@ -124,9 +131,13 @@ impl WatchCache {
         let mut inner = self.lock();
         inner.head = event.revision;
         inner.history.push_back(Arc::clone(&event));
-        while inner.history.len() > HISTORY_CAPACITY {
+        inner.bytes += event.bytes;
+        while inner.history.len() > HISTORY_CAPACITY || inner.bytes > HISTORY_BYTES {
             if let Some(old) = inner.history.pop_front() {
                 inner.oldest = old.revision;
+                inner.bytes -= old.bytes;
+            } else {
+                break;
             }
         }
         // Sent under the lock so that subscribe() sees either the history entry or the message.
@@ -136,6 +147,7 @@ impl WatchCache {
     fn reset(&self, at: i64) {
         let mut inner = self.lock();
         inner.history.clear();
+        inner.bytes = 0;
         inner.oldest = at;
         inner.head = at;
         let _ = self.tx.send(CacheMessage::Reset);
@@ -195,6 +207,8 @@ impl WatchCache {
                                 event_type: ev.event_type,
                                 object,
                                 prev,
+                                bytes: ev.kv.value.len()
+                                    + ev.prev.as_ref().map_or(0, |p| p.value.len()),
                             }),
                             None => {
                                 // A delete whose last state the store no longer has, or an
