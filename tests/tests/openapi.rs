@@ -2,8 +2,9 @@
 //! documentation generated from the Rust doc comments, `kubectl create`/`apply` work with
 //! kubectl's default client validation (it finds the `fieldValidation` parameter in the v3
 //! document and lets the server validate strictly), unknown fields are rejected, and every
-//! kubectl 1.29–1.33 beside the one on the PATH does the same. The documents carry ETags and
-//! kube-apiserver's cache headers.
+//! kubectl 1.29–1.33 beside the one on the PATH does the same; kubectl 1.27/1.28, which validate
+//! against the protobuf `/openapi/v2`, create and apply without `--validate=false` and still
+//! reject unknown fields. The documents carry ETags and kube-apiserver's cache headers.
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,11 @@ fn network(name: &str, peer: &str) -> String {
 
 /// The versioned kubectl binaries (`kubectl.1.29` … `kubectl.1.33`) beside the PATH's kubectl.
 fn versioned_kubectls() -> Vec<PathBuf> {
+    kubectls_of(29..=33)
+}
+
+/// The versioned kubectl binaries `kubectl.1.<minor>` beside the PATH's kubectl, for `minors`.
+fn kubectls_of(minors: std::ops::RangeInclusive<u32>) -> Vec<PathBuf> {
     let Some(dir) = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|p| p.join("kubectl"))
@@ -32,7 +38,7 @@ fn versioned_kubectls() -> Vec<PathBuf> {
     }) else {
         return Vec::new();
     };
-    (29..=33)
+    minors
         .map(|minor| dir.join(format!("kubectl.1.{minor}")))
         .filter(|p| p.exists())
         .collect()
@@ -145,6 +151,69 @@ fn every_versioned_kubectl_explains_applies_gets_and_diffs() {
     }
 }
 
+#[test]
+fn kubectl_1_27_and_1_28_validate_against_protobuf_openapi_v2() {
+    let bins = kubectls_of(27..=28);
+    if bins.is_empty() {
+        eprintln!("no kubectl.1.27/kubectl.1.28 beside the PATH's kubectl; skipped");
+        return;
+    }
+    let s = ServerProcess::ironcore(Backend::Embedded);
+    for bin in &bins {
+        let v = bin
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("kubectl")
+            .replace('.', "-");
+        let run =
+            |args: &[&str], input: Option<&str>| kubectl_binary(bin, &s.kubeconfig(), args, input);
+        // `plaintext-openapiv2` explains from the protobuf /openapi/v2: kube-openapi parses it and
+        // finds the Network definition by its x-kubernetes-group-version-kind.
+        let out = ok(run(
+            &["explain", "networks.spec", "--output=plaintext-openapiv2"],
+            None,
+        ));
+        assert!(
+            out.contains("KIND:     Network") && out.contains("peerings"),
+            "{v}: {out}"
+        );
+        // No --validate=false: these versions download the protobuf /openapi/v2.
+        ok(run(
+            &["create", "-f", "-"],
+            Some(&network(&format!("{v}-c"), "peer")),
+        ));
+        ok(run(&["apply", "-f", "-"], Some(&network(&v, "peer"))));
+        let out = ok(run(&["apply", "-f", "-"], Some(&network(&v, "other"))));
+        assert!(out.contains("configured"), "{v}: {out}");
+        let got = ok(run(
+            &[
+                "get",
+                "network",
+                &v,
+                "-o",
+                "jsonpath={.spec.peerings[0].networkRef.name}",
+            ],
+            None,
+        ));
+        assert_eq!(got, "other", "{v}");
+
+        let mut bad: Value = serde_json::from_str(&network(&format!("{v}-bad"), "p")).unwrap();
+        bad["spec"]["bogus"] = json!(1);
+        let err = fails(run(
+            &["apply", "--validate=strict", "-f", "-"],
+            Some(&bad.to_string()),
+        ));
+        assert!(
+            err.contains("unknown field") && err.contains("bogus"),
+            "{v}: {err}"
+        );
+        let err = fails(run(&["create", "-f", "-"], Some(&bad.to_string())));
+        assert!(err.contains("unknown field"), "{v}: {err}");
+        let missing = run(&["get", "network", &format!("{v}-bad")], None);
+        assert!(!missing.status.success(), "{v}: the bad Network was stored");
+    }
+}
+
 /// `GET uri` with extra request headers; the status and response headers.
 async fn get_with(
     client: &kube::Client,
@@ -218,9 +287,24 @@ async fn documents_carry_etags_and_cache_headers() {
     assert_eq!(unhashed.status, 200);
     assert_eq!(unhashed.headers["cache-control"], "no-cache, private");
 
-    // kubectl asks for protobuf only; JSON is all we serve.
+    // kubectl ≤ 1.28 asks for protobuf only: it gets gnostic's openapi.v2.Document, with its own
+    // ETag; other non-JSON types are 406.
     let pb = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
-    let (status, _) = get_with(&client, "/openapi/v2", &[("accept", pb)]).await;
+    let (status, headers) = get_with(&client, "/openapi/v2", &[("accept", pb)]).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        headers["content-type"],
+        "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+    );
+    let pb_etag = headers["etag"].to_str().unwrap().to_owned();
+    let (status, _) = get_with(
+        &client,
+        "/openapi/v2",
+        &[("accept", pb), ("if-none-match", pb_etag.as_str())],
+    )
+    .await;
+    assert_eq!(status, 304);
+    let (status, _) = get_with(&client, "/openapi/v2", &[("accept", "application/yaml")]).await;
     assert_eq!(status, 406);
     let v2 = raw(&client, "GET", "/openapi/v2", None, Vec::new()).await;
     assert_eq!(v2.status, 200);

@@ -8,6 +8,7 @@ pub mod field;
 pub mod meta;
 pub mod names;
 pub mod openapi;
+pub mod openapi_proto;
 pub mod selector;
 pub mod ssa;
 pub mod strategic;

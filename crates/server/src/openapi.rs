@@ -4,8 +4,10 @@
 //! assembled by [`ironcore_apimachinery::openapi`] and encoded once when the server starts.
 //! Each is served with an `ETag` (its content hash) and `If-None-Match` → 304, as kube-apiserver
 //! does; `?hash=<etag>` requests of a group-version document are cacheable forever, a stale hash
-//! is redirected to the current one. Only JSON is served: a protobuf-only `Accept` (kubectl's
-//! `/openapi/v2` request) is answered 406, which kubectl ≥ 1.29 tolerates when it has v3.
+//! is redirected to the current one. Documents are JSON, except that `/openapi/v2` is also
+//! served as gnostic's protobuf `openapi.v2.Document` ([`ironcore_apimachinery::openapi_proto`])
+//! when `Accept` asks for `application/com.github.proto-openapi.spec.v2@v1.0+protobuf`, as
+//! kubectl ≤ 1.28 does for client-side validation; any other non-JSON `Accept` is answered 406.
 
 use std::time::{Duration, SystemTime};
 
@@ -13,6 +15,9 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use ironcore_api::ApiKind;
 use ironcore_apimachinery::openapi::{self as builder, KindSchemas, Options, Resource};
+use ironcore_apimachinery::openapi_proto::{
+    self, V2_PROTOBUF_CONTENT_TYPE, V2_PROTOBUF_MEDIA_TYPE,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{DeleteOptions, Patch, Status, WatchEvent};
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use schemars::{JsonSchema, Schema};
@@ -77,10 +82,14 @@ struct Doc {
 impl Doc {
     fn new(value: &Value) -> Result<Doc, String> {
         let body = serde_json::to_vec(value).map_err(|e| e.to_string())?;
-        Ok(Doc {
+        Ok(Doc::from_bytes(body))
+    }
+
+    fn from_bytes(body: Vec<u8>) -> Doc {
+        Doc {
             hash: builder::content_hash(&body),
             body: Bytes::from(body),
-        })
+        }
     }
 }
 
@@ -88,6 +97,7 @@ impl Doc {
 #[derive(Clone, Debug)]
 struct Docs {
     v2: Doc,
+    v2_protobuf: Doc,
     v3_root: Doc,
     v3: Vec<(String, String, Doc)>,
 }
@@ -124,22 +134,27 @@ impl OpenApi {
             .headers
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok());
-        let doc = match route {
-            Route::OpenApiV2 => &docs.v2,
-            Route::OpenApiV3Root => &docs.v3_root,
-            Route::OpenApiV3(g, v) => {
+        // The JSON document and, for `/openapi/v2`, its protobuf form.
+        let (json_doc, protobuf_doc) = match route {
+            Route::OpenApiV2 => (&docs.v2, Some(&docs.v2_protobuf)),
+            Route::OpenApiV3Root => (&docs.v3_root, None),
+            Route::OpenApiV3(g, v) => (
                 &docs
                     .v3
                     .iter()
                     .find(|(dg, dv, _)| dg == g && dv == v)
                     .ok_or_else(ApiError::path_not_found)?
-                    .2
-            }
+                    .2,
+                None,
+            ),
             _ => return Err(ApiError::path_not_found()),
         };
-        if !accepts_json(accept) {
-            return Err(ApiError::not_acceptable(accept.unwrap_or("")));
-        }
+        let format = negotiate(accept, protobuf_doc.is_some())
+            .ok_or_else(|| ApiError::not_acceptable(accept.unwrap_or("")))?;
+        let doc = match (format, protobuf_doc) {
+            (Format::Protobuf, Some(pb)) => pb,
+            _ => json_doc,
+        };
         let query = Query::parse(parts.uri.query());
         let hash = query.get("hash").filter(|h| !h.is_empty());
         if let (Route::OpenApiV3(g, v), Some(h)) = (route, hash)
@@ -161,11 +176,18 @@ impl OpenApi {
             *r.status_mut() = StatusCode::NOT_MODIFIED;
             r
         } else {
-            response::raw(200, "application/json", doc.body.clone())
+            let content_type = match format {
+                Format::Json => "application/json",
+                Format::Protobuf => V2_PROTOBUF_CONTENT_TYPE,
+            };
+            response::raw(200, content_type, doc.body.clone())
         };
         let h = resp.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", doc.hash)) {
             h.insert(header::ETAG, v);
+        }
+        if matches!(route, Route::OpenApiV2) {
+            h.insert(header::VARY, HeaderValue::from_static("Accept"));
         }
         if immutable {
             h.insert(
@@ -228,24 +250,44 @@ fn build_docs(registry: &Registry, patch_types: &[&str]) -> Result<Docs, String>
         .map(|(g, v, d)| (g.clone(), v.clone(), d.hash.clone()))
         .collect();
     Ok(Docs {
+        v2_protobuf: Doc::from_bytes(openapi_proto::v2_protobuf(&v2)),
         v2: Doc::new(&v2)?,
         v3_root: Doc::new(&builder::v3_root(&root_entries))?,
         v3,
     })
 }
 
-/// Whether `Accept` admits JSON (absent, `application/json`, or a wildcard).
-fn accepts_json(accept: Option<&str>) -> bool {
-    match accept {
-        None => true,
-        Some(a) if a.trim().is_empty() => true,
-        Some(a) => a.split(',').any(|range| {
-            let essence = range.split(';').next().unwrap_or("").trim();
-            ["application/json", "application/*", "*/*"]
+/// The encoding a document is served in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Json,
+    Protobuf,
+}
+
+/// The first media range of `Accept` the server can answer: JSON (absent, empty,
+/// `application/json` or a wildcard) or, when `protobuf` is offered (`/openapi/v2`), gnostic
+/// protobuf. `None` when nothing matches (406).
+fn negotiate(accept: Option<&str>, protobuf: bool) -> Option<Format> {
+    let Some(a) = accept.filter(|a| !a.trim().is_empty()) else {
+        return Some(Format::Json);
+    };
+    a.split(',').find_map(|range| {
+        let essence = range.split(';').next().unwrap_or("").trim();
+        if ["application/json", "application/*", "*/*"]
+            .iter()
+            .any(|ok| essence.eq_ignore_ascii_case(ok))
+        {
+            Some(Format::Json)
+        } else if protobuf
+            && [V2_PROTOBUF_MEDIA_TYPE, V2_PROTOBUF_CONTENT_TYPE]
                 .iter()
-                .any(|ok| essence.eq_ignore_ascii_case(ok))
-        }),
-    }
+                .any(|pb| essence.eq_ignore_ascii_case(pb))
+        {
+            Some(Format::Protobuf)
+        } else {
+            None
+        }
+    })
 }
 
 /// Whether an `If-None-Match` value names `hash` (quoted or not, weak or not, or `*`).
@@ -529,13 +571,46 @@ mod tests {
     }
 
     #[test]
-    fn v2_is_json_only() {
+    fn v2_is_served_as_json_or_protobuf() {
         let api = OpenApi::build(&networking_registry(), PATCH_TYPES);
         let pb = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
-        let err = api
+        let r = api
             .serve(
                 &Route::OpenApiV2,
                 &request("/openapi/v2", &[("accept", pb)]),
+            )
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()[header::CONTENT_TYPE], V2_PROTOBUF_CONTENT_TYPE);
+        let docs = api.docs.as_ref().unwrap();
+        let pb_etag = format!("\"{}\"", docs.v2_protobuf.hash);
+        assert_eq!(r.headers()[header::ETAG], pb_etag.as_str());
+        assert_ne!(docs.v2_protobuf.hash, docs.v2.hash);
+        // The protobuf starts with field 1 (swagger = "2.0").
+        assert!(docs.v2_protobuf.body.starts_with(b"\x0a\x032.0"));
+        let r = api
+            .serve(
+                &Route::OpenApiV2,
+                &request(
+                    "/openapi/v2",
+                    &[("accept", pb), ("if-none-match", pb_etag.as_str())],
+                ),
+            )
+            .unwrap();
+        assert_eq!(r.status(), 304);
+        // The protobuf type is only offered for v2; other types are still 406.
+        let v3 = Route::OpenApiV3("networking.ironcore.dev".into(), "v1alpha1".into());
+        let uri = "/openapi/v3/apis/networking.ironcore.dev/v1alpha1";
+        assert_eq!(
+            api.serve(&v3, &request(uri, &[("accept", pb)]))
+                .unwrap_err()
+                .code,
+            406
+        );
+        let err = api
+            .serve(
+                &Route::OpenApiV2,
+                &request("/openapi/v2", &[("accept", "application/yaml")]),
             )
             .unwrap_err();
         assert_eq!(err.code, 406);
