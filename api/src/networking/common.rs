@@ -936,6 +936,22 @@ pub(crate) mod testing {
     }
 }
 
+/// A Forbidden `field is immutable` at `spec.networkRef` when the reference changed (the rule
+/// every kind that belongs to a network shares).
+pub fn validate_network_ref_unchanged(
+    new: &LocalObjectReference,
+    old: &LocalObjectReference,
+) -> FieldErrors {
+    if new == old {
+        FieldErrors::new()
+    } else {
+        vec![FieldError::forbidden(
+            &Path::new("spec").child("networkRef"),
+            "field is immutable",
+        )]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::testing::{assert_only, pairs};

@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::common::{
     IPSource, LocalObjectReference, PROTOCOL_TCP, default_ip_sources, default_protocol, join_or,
     json, validate_enum, validate_ip_families, validate_ip_source, validate_network_ref,
-    validate_port_number, validate_protocol,
+    validate_network_ref_unchanged, validate_port_number, validate_protocol,
 };
 use super::{FIELD_LABEL_NETWORK_REF_NAME, GROUP, VERSION};
 use crate::common::table::age;
@@ -265,13 +265,8 @@ impl ApiKind for LoadBalancer {
     }
 
     fn validate_update(&self, old: &Self) -> FieldErrors {
-        let mut errs = FieldErrors::new();
-        if self.spec.network_ref != old.spec.network_ref {
-            errs.push(FieldError::forbidden(
-                &Path::new("spec").child("networkRef"),
-                "field is immutable",
-            ));
-        }
+        let mut errs =
+            validate_network_ref_unchanged(&self.spec.network_ref, &old.spec.network_ref);
         errs.extend(self.validate());
         errs
     }

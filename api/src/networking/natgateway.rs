@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::common::{
     LocalObjectReference, validate_enum, validate_ip_family, validate_network_ref,
+    validate_network_ref_unchanged,
 };
 use super::{FIELD_LABEL_NETWORK_REF_NAME, GROUP, VERSION};
 use crate::common::table::{age, or_none};
@@ -182,13 +183,8 @@ impl ApiKind for NATGateway {
     }
 
     fn validate_update(&self, old: &Self) -> FieldErrors {
-        let mut errs = FieldErrors::new();
-        if self.spec.network_ref != old.spec.network_ref {
-            errs.push(FieldError::forbidden(
-                &Path::new("spec").child("networkRef"),
-                "field is immutable",
-            ));
-        }
+        let mut errs =
+            validate_network_ref_unchanged(&self.spec.network_ref, &old.spec.network_ref);
         errs.extend(self.validate());
         errs
     }

@@ -17,7 +17,8 @@ use serde_json::Value;
 
 use super::common::{
     LocalObjectReference, ObjectSelector, default_protocol, format_label_selector, is_zero_i32,
-    is_zero_i64, validate_enum, validate_network_ref, validate_port_number, validate_protocol,
+    is_zero_i64, validate_enum, validate_network_ref, validate_network_ref_unchanged,
+    validate_port_number, validate_protocol,
 };
 use super::{FIELD_LABEL_NETWORK_REF_NAME, GROUP, VERSION};
 use crate::common::table::age;
@@ -434,13 +435,8 @@ impl ApiKind for NetworkPolicy {
     }
 
     fn validate_update(&self, old: &Self) -> FieldErrors {
-        let mut errs = FieldErrors::new();
-        if self.spec.network_ref != old.spec.network_ref {
-            errs.push(FieldError::forbidden(
-                &Path::new("spec").child("networkRef"),
-                "field is immutable",
-            ));
-        }
+        let mut errs =
+            validate_network_ref_unchanged(&self.spec.network_ref, &old.spec.network_ref);
         errs.extend(self.validate());
         errs
     }
