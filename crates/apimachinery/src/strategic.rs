@@ -89,11 +89,6 @@ impl<'a> JsonSchemaCursor<'a> {
         self.schema
     }
 
-    /// Whether the current schema declares fixed `properties` (a struct rather than a map).
-    pub fn has_properties(&self) -> bool {
-        self.schema.get("properties").is_some_and(Value::is_object)
-    }
-
     /// Whether the current schema declares a property named `name`.
     pub fn declares(&self, name: &str) -> bool {
         self.schema
@@ -113,26 +108,10 @@ impl<'a> JsonSchemaCursor<'a> {
         self.schema.get(key)
     }
 
-    /// The value of extension `key` on property `name`, looked up on the property itself
-    /// (siblings of a reference) and then on the schema it resolves to.
-    pub fn field_extension(&self, name: &str, key: &str) -> Option<&'a Value> {
-        let prop = self.schema.get("properties")?.get(name)?;
-        prop.get(key)
-            .or_else(|| resolve(self.definitions, prop).get(key))
-    }
-
     /// The `x-kubernetes-list-type` of the current list schema (`atomic`, `set` or `map`).
     pub fn list_type(&self) -> Option<&'a str> {
         self.extension("x-kubernetes-list-type")
             .and_then(Value::as_str)
-    }
-
-    /// The `x-kubernetes-list-map-keys` of the current list schema (empty when undeclared).
-    pub fn list_map_keys(&self) -> Vec<&'a str> {
-        self.extension("x-kubernetes-list-map-keys")
-            .and_then(Value::as_array)
-            .map(|keys| keys.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default()
     }
 
     /// The `x-kubernetes-map-type` of the current object schema (`atomic` or `granular`).

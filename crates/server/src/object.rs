@@ -94,16 +94,6 @@ pub fn spec_content(obj: &Value) -> Map<String, Value> {
         .unwrap_or_default()
 }
 
-/// Replaces `target`'s desired state (all but apiVersion, kind, metadata, status) by `source`'s.
-pub fn copy_spec_content(target: &mut Value, source: &Value) {
-    if let Some(t) = target.as_object_mut() {
-        t.retain(|k, _| NON_SPEC_KEYS.contains(&k.as_str()));
-        for (k, v) in spec_content(source) {
-            t.insert(k, v);
-        }
-    }
-}
-
 /// Replaces `target`'s `status` by `source`'s (removing it when `source` has none).
 pub fn copy_status(target: &mut Value, source: &Value) {
     if let Some(t) = target.as_object_mut() {

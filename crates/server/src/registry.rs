@@ -45,11 +45,6 @@ impl ResourceInfo {
     pub fn api_version(&self) -> String {
         format!("{}/{}", self.group, self.version)
     }
-
-    /// `<plural>.<group>`, as kube-apiserver names resources in messages.
-    pub fn qualified_resource(&self) -> String {
-        format!("{}.{}", self.plural, self.group)
-    }
 }
 
 /// A decoded, defaulted request object, or why it could not be decoded.
