@@ -8,6 +8,7 @@
 #   PORT=8443 APINET_PORT=8444 hack/local-up.sh   # choose the API ports
 #   PUBLIC_PREFIXES=198.51.100.0/24 hack/local-up.sh  # apinet public IP pools (comma-separated)
 #   APINET_NAMESPACE=x CONTROLLER_MANAGER_PORT=8090 APINETLET_PORT=8092 hack/local-up.sh  # controllers
+#   APINET_MANAGER_PORT=8094 NODES="node-a node-b" NETLET_PORT=8096 hack/local-up.sh  # apinet side
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -16,7 +17,7 @@ use_etcd=false
 for arg in "$@"; do
   case "$arg" in
     --etcd) use_etcd=true ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -60,6 +61,8 @@ client_cert admin admin system:masters
 # names they have in a cluster).
 client_cert ironcore-controller-manager ironcore:controller-manager ironcore:controllers
 client_cert apinetlet ironcore:apinetlet ironcore:controllers
+client_cert apinet-controller-manager apinet:controller-manager ironcore:controllers
+client_cert netlet apinet:netlet ironcore:netlets
 auth_args=(--client-ca-file "$pki_dir/ca.crt")
 
 pids=()
@@ -172,8 +175,33 @@ wait_http_ready() {
   echo "$1 did not become ready; see $local_dir/logs/$1.log" >&2
   exit 1
 }
+
+# The apinet side: apinet-controller-manager and one netlet per node (recording dataplane,
+# served at /dataplane on its metrics port).
+write_kubeconfig "$local_dir/apinet-controller-manager.kubeconfig" apinet "$apinet_port" "$local_dir/apinet-certs" apinet-controller-manager
+write_kubeconfig "$local_dir/netlet.kubeconfig" apinet "$apinet_port" "$local_dir/apinet-certs" netlet
+acm_port=${APINET_MANAGER_PORT:-8094}       # health; metrics on +1
+"$root/target/debug/apinet-controller-manager" --kubeconfig "$local_dir/apinet-controller-manager.kubeconfig" \
+  --health-probe-bind-address "127.0.0.1:$acm_port" --metrics-bind-address "127.0.0.1:$((acm_port + 1))" \
+  >"$local_dir/logs/apinet-controller-manager.log" 2>&1 &
+pids+=($!)
+netlet_port=${NETLET_PORT:-8096}            # per node: health, metrics (+ /dataplane) on +1
+netlet_ports=()
+for node in ${NODES:-node-a}; do
+  "$root/target/debug/netlet" --kubeconfig "$local_dir/netlet.kubeconfig" --node-name "$node" \
+    --node-label "topology.core.apinet.ironcore.dev/zone=$node" \
+    --health-probe-bind-address "127.0.0.1:$netlet_port" \
+    --metrics-bind-address "127.0.0.1:$((netlet_port + 1))" \
+    >"$local_dir/logs/netlet-$node.log" 2>&1 &
+  pids+=($!)
+  netlet_ports+=("$node:$netlet_port")
+  netlet_port=$((netlet_port + 2))
+done
+
 wait_http_ready ironcore-controller-manager "$cm_port"
 wait_http_ready apinetlet "$apinetlet_port"
+wait_http_ready apinet-controller-manager "$acm_port"
+for np in "${netlet_ports[@]}"; do wait_http_ready "netlet-${np%%:*}" "${np##*:}"; done
 
 cat <<MSG
 IronCore networking API is up (storage: $($use_etcd && echo "etcd on 127.0.0.1:$etcd_port" || echo "embedded, $local_dir/data")).
@@ -190,7 +218,10 @@ apinet API (core.apinet.ironcore.dev) on 127.0.0.1:$apinet_port, public prefixes
   kubectl get networks,networkids,ips,ipaddresses
 
 Controllers: ironcore-controller-manager (health 127.0.0.1:$cm_port, metrics :$((cm_port + 1))),
-apinetlet (apinet namespace $apinet_namespace; health 127.0.0.1:$apinetlet_port, metrics :$((apinetlet_port + 1))).
+apinetlet (apinet namespace $apinet_namespace; health 127.0.0.1:$apinetlet_port, metrics :$((apinetlet_port + 1))),
+apinet-controller-manager (health 127.0.0.1:$acm_port, metrics :$((acm_port + 1))),
+netlets $(for np in "${netlet_ports[@]}"; do printf '%s (health 127.0.0.1:%s) ' "${np%%:*}" "${np##*:}"; done)
+What a node's dataplane holds: curl http://127.0.0.1:<netlet health port + 1>/dataplane
 
 Logs: $local_dir/logs/. Press Ctrl-C to stop everything.
 MSG

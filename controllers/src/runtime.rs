@@ -39,9 +39,13 @@ pub struct RuntimeFlags {
     /// interfaces.
     #[arg(long, default_value = "127.0.0.1:8080", value_parser = parse_bind_address)]
     pub metrics_bind_address: SocketAddr,
-    /// Leader election. Not implemented yet: refused at start-up, run a single replica.
+    /// Run only while holding the leader election Lease (see the `--leader-election-*` flags),
+    /// so that several replicas can run with one active.
     #[arg(long)]
     pub leader_elect: bool,
+    /// Leader election settings.
+    #[command(flatten)]
+    pub leader: crate::leader::LeaderFlags,
     /// First retry delay after a failed reconcile, in milliseconds; doubles per failure.
     #[arg(long, default_value_t = 200)]
     pub backoff_base_ms: u64,
@@ -130,6 +134,7 @@ struct Counter {
 #[derive(Debug, Default)]
 pub struct Metrics {
     reconciles: Mutex<BTreeMap<(&'static str, &'static str), Counter>>,
+    leader: AtomicBool,
 }
 
 impl Metrics {
@@ -142,9 +147,18 @@ impl Metrics {
         }
     }
 
+    /// Records whether this process leads (`leader_election_master_status`).
+    pub fn set_leader(&self, leader: bool) {
+        self.leader.store(leader, Ordering::SeqCst);
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
-        let mut out = String::from(
+        let mut out = format!(
+            "# HELP leader_election_master_status Whether this process leads: always 1 without leader election.\n# TYPE leader_election_master_status gauge\nleader_election_master_status {}\n",
+            u8::from(self.leader.load(Ordering::SeqCst))
+        );
+        out.push_str(
             "# HELP controller_reconcile_total Reconciles by controller and result.\n# TYPE controller_reconcile_total counter\n",
         );
         let map = match self.reconciles.lock() {
@@ -168,7 +182,8 @@ impl Metrics {
     }
 }
 
-type Handler = Arc<dyn Fn(&str) -> (StatusCode, String) + Send + Sync>;
+/// Answers a plain-HTTP `GET` of a path with a status and a body.
+pub type Handler = Arc<dyn Fn(&str) -> (StatusCode, String) + Send + Sync>;
 
 /// Binds `addr` and serves `handler(path)` over plain HTTP/1.1 until the process ends.
 async fn serve(addr: SocketAddr, handler: Handler) -> Result<SocketAddr> {
@@ -207,6 +222,17 @@ pub async fn serve_endpoints(
     health: Arc<Health>,
     metrics: Arc<Metrics>,
 ) -> Result<(SocketAddr, SocketAddr)> {
+    serve_endpoints_with(flags, health, metrics, None).await
+}
+
+/// [`serve_endpoints`], with `extra` answering every other path of the metrics server (e.g.
+/// the netlet's read-only `/dataplane`).
+pub async fn serve_endpoints_with(
+    flags: &RuntimeFlags,
+    health: Arc<Health>,
+    metrics: Arc<Metrics>,
+    extra: Option<Handler>,
+) -> Result<(SocketAddr, SocketAddr)> {
     let probes: Handler = Arc::new(move |path| match path {
         "/healthz" | "/livez" => (StatusCode::OK, "ok".into()),
         "/readyz" if health.is_ready() => (StatusCode::OK, "ok".into()),
@@ -216,7 +242,10 @@ pub async fn serve_endpoints(
     let probe_addr = serve(flags.health_probe_bind_address, probes).await?;
     let m: Handler = Arc::new(move |path| match path {
         "/metrics" => (StatusCode::OK, metrics.render()),
-        _ => (StatusCode::NOT_FOUND, "not found".into()),
+        other => match &extra {
+            Some(h) => h(other),
+            None => (StatusCode::NOT_FOUND, "not found".into()),
+        },
     });
     let metrics_addr = serve(flags.metrics_bind_address, m).await?;
     tracing::info!(%probe_addr, %metrics_addr, "serving probes and metrics");
@@ -372,27 +401,98 @@ where
     tracing::info!(%what, "ready");
 }
 
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => futures::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = futures::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+/// With `--leader-elect`: waits until this process leads (Lease `--leader-election-id`, else
+/// `default_id`, in the cluster of `--leader-election-kubeconfig`, else of `main`). Without it:
+/// `None` at once.
+pub async fn lead(
+    flags: &RuntimeFlags,
+    default_id: &str,
+    main: &Client,
+    metrics: &Metrics,
+) -> Result<Option<crate::leader::Leadership>> {
+    if !flags.leader_elect {
+        metrics.set_leader(true);
+        return Ok(None);
     }
-    tracing::info!("shutting down");
+    let client = match &flags.leader.leader_election_kubeconfig {
+        Some(path) => load_client(Some(path)).await?,
+        None => main.clone(),
+    };
+    let name = flags
+        .leader
+        .leader_election_id
+        .clone()
+        .unwrap_or_else(|| default_id.to_owned());
+    let namespace = flags.leader.namespace();
+    let identity = crate::leader::identity();
+    tracing::info!(lease = %format!("{namespace}/{name}"), %identity, "waiting for leadership");
+    let candidate =
+        crate::leader::Candidate::new(client, &namespace, &name, &identity, flags.leader.timing());
+    let leadership = candidate.acquire().await;
+    metrics.set_leader(true);
+    Ok(Some(leadership))
+}
+
+/// Resolves when `leadership` is lost; never without leader election.
+pub async fn leadership_lost(leadership: &mut Option<crate::leader::Leadership>) {
+    match leadership {
+        Some(l) => l.lost().await,
+        None => futures::future::pending().await,
+    }
+}
+
+/// Waits for the next delivery of `signal`; forever when it could not be installed.
+#[cfg(unix)]
+async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) {
+    match signal {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => futures::future::pending::<()>().await,
+    }
+}
+
+/// SIGINT and SIGTERM, caught from the moment [`Shutdown::install`] runs, so that a signal
+/// during start-up ends the process gracefully like one at any later time.
+#[derive(Clone, Debug)]
+pub struct Shutdown {
+    requested: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Shutdown {
+    /// Installs the signal handlers (call first thing in `main`, inside the runtime).
+    pub fn install() -> Self {
+        let (tx, requested) = tokio::sync::watch::channel(false);
+        #[cfg(unix)]
+        let mut signals = [
+            tokio::signal::unix::SignalKind::terminate(),
+            tokio::signal::unix::SignalKind::interrupt(),
+        ]
+        .map(|kind| tokio::signal::unix::signal(kind).ok());
+        tokio::spawn(async move {
+            #[cfg(unix)]
+            {
+                let [term, int] = &mut signals;
+                tokio::select! {
+                    () = recv(term) => {},
+                    () = recv(int) => {},
+                }
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+            tracing::info!("shutting down");
+            let _ = tx.send(true);
+        });
+        Shutdown { requested }
+    }
+
+    /// Resolves once a shutdown signal arrived.
+    pub async fn requested(&self) {
+        let mut rx = self.requested.clone();
+        let _ = rx.wait_for(|r| *r).await;
+    }
 }
 
 /// Whether controller `name` is enabled by a `--controllers` list (`*` enables all,

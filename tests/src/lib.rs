@@ -794,6 +794,31 @@ impl ControllerProcess {
         self.http_get("/metrics", self.metrics_port).1
     }
 
+    /// Sends SIGTERM and waits (up to 20 s, then SIGKILL) for the process to exit.
+    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        let mut c = self.child.take()?;
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = c.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = c.kill();
+                return c.wait().ok();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `GET path` on the metrics endpoint (e.g. the netlet's `/dataplane`): (status, body).
+    pub fn metrics_get(&self, path: &str) -> (u16, String) {
+        self.http_get(path, self.metrics_port)
+    }
+
     /// The controller's log so far.
     pub fn log(&self) -> String {
         std::fs::read(self.dir.path().join("controller.log"))

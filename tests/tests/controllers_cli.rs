@@ -1,5 +1,5 @@
-//! The controller binaries' command lines: every flag is documented in `--help`, and what is
-//! not supported yet is refused instead of ignored.
+//! The controller binaries' command lines: every flag is documented in `--help`, and settings
+//! that cannot work are refused instead of ignored.
 
 use std::process::Command;
 
@@ -40,6 +40,12 @@ const RUNTIME_FLAGS: &[&str] = &[
     "health-probe-bind-address",
     "metrics-bind-address",
     "leader-elect",
+    "leader-election-kubeconfig",
+    "leader-election-namespace",
+    "leader-election-id",
+    "leader-election-lease-duration-seconds",
+    "leader-election-renew-deadline-seconds",
+    "leader-election-retry-period-seconds",
     "backoff-base-ms",
     "backoff-max-seconds",
     "resync-seconds",
@@ -60,6 +66,9 @@ fn every_flag_is_documented() {
     ];
     al.extend_from_slice(RUNTIME_FLAGS);
     assert_documented("apinetlet", &al);
+    let mut nl = vec!["kubeconfig", "node-name", "node-label"];
+    nl.extend_from_slice(RUNTIME_FLAGS);
+    assert_documented("netlet", &nl);
 }
 
 #[test]
@@ -71,14 +80,25 @@ fn unsupported_or_missing_settings_are_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--apinet-namespace"));
 
-    let out = Command::new(binary("ironcore-controller-manager"))
-        .args(["--leader-elect", "--kubeconfig=/nonexistent"])
+    // One netlet per node: leader election does not apply to it.
+    let out = Command::new(binary("netlet"))
+        .args([
+            "--node-name=n",
+            "--leader-elect",
+            "--kubeconfig=/nonexistent",
+        ])
         .output()
-        .expect("run manager");
+        .expect("run netlet");
     assert!(!out.status.success());
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("--leader-elect is not implemented"),
+        String::from_utf8_lossy(&out.stderr).contains("--leader-elect does not apply"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let out = Command::new(binary("netlet"))
+        .args(["--node-name=n", "--node-label=novalue"])
+        .output()
+        .expect("run netlet");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("key=value"));
 }

@@ -1,6 +1,6 @@
 //! Networks through the controllers: two mutually peered seed Networks become Available with
-//! provider IDs, claim each other in `spec.incomingPeerings`, report peering state `Ready` once
-//! the node agent (played by the test) reports it on the apinet side, and deleting them removes
+//! provider IDs, claim each other in `spec.incomingPeerings`, report peering state `Ready` only
+//! once a node agent (`netlet`) has programmed both networks and reported it on the apinet side, and deleting them removes
 //! their apinet Networks (and VNIs); a Network in use by a NetworkInterface is kept until the
 //! NetworkInterface is gone.
 
@@ -11,7 +11,7 @@ use std::time::Duration;
 use controllers_support::{APINET_NAMESPACE, Stack, eventually};
 use ironcore_api::{apinet, networking};
 use ironcore_e2e::{ok, seed};
-use kube::api::{ListParams, Patch, PatchParams};
+use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
@@ -31,7 +31,7 @@ spec:
 
 #[tokio::test]
 async fn mutually_peered_networks_become_available_ready_and_are_cleaned_up() {
-    let stack = Stack::start();
+    let mut stack = Stack::start();
     stack.ironcore.apply(&seed("network"));
     stack.ironcore.apply(NETWORK_SAMPLE2);
     let ic = stack.ironcore.client().await;
@@ -103,7 +103,8 @@ async fn mutually_peered_networks_become_available_ready_and_are_cleaned_up() {
         vni.insert(me, a.spec.id.clone());
     }
 
-    // The apinet Networks peer by VNI; the node agent (the test) reports the peerings Ready.
+    // The apinet Networks peer by VNI; a node agent programs both and reports the peerings.
+    stack.add_netlet("node-a", &[]);
     for (me, peer) in pairs {
         let uid = nets.get(me).await.unwrap().uid().unwrap();
         let a = eventually(TIMEOUT, &format!("apinet peering of {me}"), || {
@@ -121,13 +122,6 @@ async fn mutually_peered_networks_become_available_ready_and_are_cleaned_up() {
             a.spec.peerings[0].id, vni[peer],
             "{me} peers with {peer}'s VNI"
         );
-        let id: i32 = vni[peer].parse().unwrap();
-        let status =
-            json!({"status": {"peerings": {"partition-1": [{"id": id, "state": "Ready"}]}}});
-        apinets
-            .patch_status(&uid, &PatchParams::default(), &Patch::Merge(&status))
-            .await
-            .expect("report peering Ready");
     }
     for (me, _) in pairs {
         eventually(TIMEOUT, &format!("{me} peering Ready"), || {
@@ -140,6 +134,26 @@ async fn mutually_peered_networks_become_available_ready_and_are_cleaned_up() {
         })
         .await;
     }
+    let dp = stack.dataplane(0);
+    for (me, peer) in pairs {
+        let uid = nets.get(me).await.unwrap().uid().unwrap();
+        let programmed = &dp["networks"][format!("{APINET_NAMESPACE}/{uid}")];
+        assert_eq!(programmed["vni"].to_string(), vni[me], "{me}: {dp}");
+        assert_eq!(
+            programmed["peeredIds"],
+            json!([vni[peer].parse::<i64>().unwrap()]),
+            "{me}: {dp}"
+        );
+    }
+    let a = apinets
+        .get(&nets.get("network-sample").await.unwrap().uid().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        a.status.peerings.keys().collect::<Vec<_>>(),
+        ["node-a"],
+        "the netlet reports under its node"
+    );
     let get = ok(stack.ironcore.kubectl(&["get", "networks"]));
     assert!(
         get.contains("network-sample2") && get.contains("Available"),

@@ -11,13 +11,33 @@ use kube::api::{DeleteParams, ListParams};
 use kube::{Api, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
-use super::{NETWORK_ORIGIN, Origin, State, VIRTUAL_IP_ORIGIN};
+use super::{
+    LOAD_BALANCER_ORIGIN, NAT_GATEWAY_ORIGIN, NETWORK_ORIGIN, NETWORK_POLICY_ORIGIN, Origin, State,
+    VIRTUAL_IP_ORIGIN,
+};
 use crate::error::{Result, is_not_found};
 
 /// Sweeps every kind once; returns how many apinet objects were deleted.
 pub async fn sweep(st: &State) -> Result<usize> {
     let mut n = sweep_kind::<apinet::Network, networking::Network>(st, NETWORK_ORIGIN).await?;
     n += sweep_kind::<apinet::IP, networking::VirtualIP>(st, VIRTUAL_IP_ORIGIN).await?;
+    n += sweep_kind::<apinet::LoadBalancerRouting, networking::LoadBalancer>(
+        st,
+        LOAD_BALANCER_ORIGIN,
+    )
+    .await?;
+    n += sweep_kind::<apinet::LoadBalancer, networking::LoadBalancer>(st, LOAD_BALANCER_ORIGIN)
+        .await?;
+    n += sweep_kind::<apinet::NATGatewayAutoscaler, networking::NATGateway>(st, NAT_GATEWAY_ORIGIN)
+        .await?;
+    n += sweep_kind::<apinet::NATGateway, networking::NATGateway>(st, NAT_GATEWAY_ORIGIN).await?;
+    n += sweep_kind::<apinet::NetworkPolicyRule, networking::NetworkPolicy>(
+        st,
+        NETWORK_POLICY_ORIGIN,
+    )
+    .await?;
+    n += sweep_kind::<apinet::NetworkPolicy, networking::NetworkPolicy>(st, NETWORK_POLICY_ORIGIN)
+        .await?;
     Ok(n)
 }
 

@@ -6,19 +6,33 @@
 //! (labels `<origin>-uid`, `<origin>-namespace`, annotation `<origin>-name`). The IronCore object
 //! carries a finalizer until what was made for it is gone.
 //!
-//! In this slice: [`network`] and [`virtualip`], plus [`gc`], the sweep of apinet objects whose
-//! IronCore origin vanished without its finalizer running.
+//! One module per IronCore kind, plus [`gc`], the sweep of apinet objects whose IronCore origin
+//! vanished without its finalizer running. The helpers here are what every kind shares: origin
+//! metadata, forced server-side apply, and deleting what was made before lifting a finalizer.
 
 pub mod gc;
+pub mod loadbalancer;
+pub mod natgateway;
 pub mod network;
+pub mod networkinterface;
+pub mod networkpolicy;
 pub mod virtualip;
 
 use std::collections::BTreeMap;
+use std::fmt::Debug;
 use std::time::Duration;
 
+use ironcore_api::networking;
+use kube::api::{DeleteParams, Patch, PatchParams};
 use kube::runtime::reflector::ObjectRef;
-use kube::{Resource, ResourceExt};
+use kube::{Api, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
+use crate::error::{Result, is_not_found};
+
+/// `apiVersion` of every apinet object.
+pub const APINET_API_VERSION: &str = "core.apinet.ironcore.dev/v1alpha1";
 /// The field manager of every apinetlet write.
 pub const FIELD_MANAGER: &str = "ironcore.dev/apinetlet";
 /// Annotation marking an IronCore object as managed by someone else; the apinetlet skips it.
@@ -48,6 +62,14 @@ pub struct Origin(pub &'static str);
 pub const NETWORK_ORIGIN: Origin = Origin("apinetlet.ironcore.dev/network");
 /// The origin of apinet IPs made for VirtualIPs.
 pub const VIRTUAL_IP_ORIGIN: Origin = Origin("apinetlet.ironcore.dev/virtualip");
+/// The origin of apinet NetworkInterfaces made for (or adopted by) IronCore NetworkInterfaces.
+pub const NETWORK_INTERFACE_ORIGIN: Origin = Origin("apinetlet.ironcore.dev/networkinterface");
+/// The origin of apinet LoadBalancers and LoadBalancerRoutings.
+pub const LOAD_BALANCER_ORIGIN: Origin = Origin("apinetlet.ironcore.dev/loadbalancer");
+/// The origin of apinet NATGateways and NATGatewayAutoscalers.
+pub const NAT_GATEWAY_ORIGIN: Origin = Origin("apinetlet.ironcore.dev/natgateway");
+/// The origin of apinet NetworkPolicies and NetworkPolicyRules.
+pub const NETWORK_POLICY_ORIGIN: Origin = Origin("apinetlet.ironcore.dev/networkpolicy");
 
 impl Origin {
     /// The label holding the source UID.
@@ -78,6 +100,15 @@ impl Origin {
         BTreeMap::from([(self.name_annotation(), src.name_any())])
     }
 
+    /// Whether `obj` carries the origin labels and annotations of `src`.
+    pub fn marks<A: Resource, K: Resource>(&self, obj: &A, src: &K) -> bool {
+        let contains = |have: &BTreeMap<String, String>, want: BTreeMap<String, String>| {
+            want.iter().all(|(k, v)| have.get(k) == Some(v))
+        };
+        contains(obj.labels(), self.labels(src))
+            && contains(obj.annotations(), self.annotations(src))
+    }
+
     /// The IronCore object an apinet object was made for, from its origin metadata.
     pub fn source<K, A>(&self, obj: &A) -> Option<ObjectRef<K>>
     where
@@ -93,4 +124,57 @@ impl Origin {
 /// Whether an IronCore object is managed by someone else.
 pub fn externally_managed<K: Resource>(obj: &K) -> bool {
     obj.annotations().contains_key(MANAGED_BY)
+}
+
+/// Server-side applies `body` as `name` with the apinetlet's field manager, forcing
+/// ownership; returns the stored object.
+pub async fn apply<A>(api: &Api<A>, name: &str, body: &(impl Serialize + Debug)) -> Result<A>
+where
+    A: Resource + Clone + DeserializeOwned + Debug,
+{
+    Ok(api
+        .patch(
+            name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(body),
+        )
+        .await?)
+}
+
+/// Patch parameters naming the apinetlet as field manager (merge patches, status writes).
+pub fn field_manager() -> PatchParams {
+    PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_owned()),
+        ..Default::default()
+    }
+}
+
+/// Deletes `name` unless it is gone or already deleting; returns whether it is gone.
+pub async fn ensure_gone<A>(api: &Api<A>, name: &str) -> Result<bool>
+where
+    A: Resource + Clone + DeserializeOwned + Debug,
+{
+    match api.get_opt(name).await? {
+        None => Ok(true),
+        Some(obj) if obj.meta().deletion_timestamp.is_some() => Ok(false),
+        Some(_) => match api.delete(name, &DeleteParams::background()).await {
+            Ok(_) => Ok(api.get_opt(name).await?.is_none()),
+            Err(e) if is_not_found(&e) => Ok(true),
+            Err(e) => Err(e.into()),
+        },
+    }
+}
+
+/// The UID of the IronCore Network `name` in `namespace` (the name of its apinet Network), or
+/// `None` when it does not exist or is being deleted.
+pub async fn network_uid(st: &State, namespace: &str, name: &str) -> Result<Option<String>> {
+    if name.is_empty() {
+        return Ok(None);
+    }
+    let api: Api<networking::Network> = Api::namespaced(st.ironcore.clone(), namespace);
+    Ok(api
+        .get_opt(name)
+        .await?
+        .filter(|n| n.meta().deletion_timestamp.is_none())
+        .and_then(|n| n.uid()))
 }

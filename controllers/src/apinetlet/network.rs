@@ -17,14 +17,17 @@ use std::time::Duration;
 
 use ironcore_api::apinet;
 use ironcore_api::networking::{Network, NetworkPeeringStatus, PeeringPrefixStatus};
-use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::api::Patch;
 use kube::runtime::controller::Action;
 use kube::runtime::{Controller, watcher};
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
-use super::{FIELD_MANAGER, NETWORK_ORIGIN, PROVIDER_ID_PREFIX, State, externally_managed};
-use crate::error::{Error, Result, is_not_found};
+use super::{
+    FIELD_MANAGER, NETWORK_ORIGIN, PROVIDER_ID_PREFIX, State, apply, ensure_gone,
+    externally_managed, field_manager,
+};
+use crate::error::{Error, Result};
 use crate::finalizer;
 use crate::manager::ns_or;
 
@@ -68,24 +71,13 @@ pub async fn reconcile(net: Arc<Network>, st: Arc<State>) -> Result<Action> {
         if !finalizer::has(net.as_ref(), FINALIZER) {
             return Ok(Action::await_change());
         }
-        match apinet_api.get_opt(&uid).await? {
-            Some(obj) => {
-                if !finalizer::is_deleting(&obj) {
-                    match apinet_api.delete(&uid, &DeleteParams::default()).await {
-                        Ok(_) => {}
-                        Err(e) if is_not_found(&e) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                    tracing::info!(network = %name, namespace = %ns, apinet = %uid, "deleting apinet network");
-                }
-                Ok(Action::requeue(WAIT))
-            }
-            None => {
-                finalizer::remove(&api, &net, FINALIZER, FIELD_MANAGER).await?;
-                tracing::info!(network = %name, namespace = %ns, "apinet network gone, finalizer removed");
-                Ok(Action::await_change())
-            }
+        if !ensure_gone(&apinet_api, &uid).await? {
+            tracing::info!(network = %name, namespace = %ns, apinet = %uid, "waiting for the apinet network to go");
+            return Ok(Action::requeue(WAIT));
         }
+        finalizer::remove(&api, &net, FINALIZER, FIELD_MANAGER).await?;
+        tracing::info!(network = %name, namespace = %ns, "apinet network gone, finalizer removed");
+        Ok(Action::await_change())
     } else {
         if externally_managed(net.as_ref()) {
             return Ok(Action::await_change());
@@ -145,13 +137,7 @@ async fn realize(
         },
         "spec": { "peerings": peerings },
     });
-    let applied = apinet_api
-        .patch(
-            uid,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&body),
-        )
-        .await;
+    let applied = apply(apinet_api, uid, &body).await;
     let apinet_net = match applied {
         Ok(n) => n,
         Err(e) => {
@@ -160,7 +146,7 @@ async fn realize(
                 api.patch_status(name, &field_manager(), &Patch::Merge(&patch))
                     .await?;
             }
-            return Err(e.into());
+            return Err(e);
         }
     };
     let id = apinet_net.spec.id.clone();
@@ -198,13 +184,6 @@ async fn realize(
         tracing::info!(network = %name, namespace = %ns, vni = %id, "network status updated");
     }
     Ok(Action::requeue(if waiting { WAIT } else { st.resync }))
-}
-
-fn field_manager() -> PatchParams {
-    PatchParams {
-        field_manager: Some(FIELD_MANAGER.to_owned()),
-        ..Default::default()
-    }
 }
 
 /// One status entry per `spec.peerings` item (see the module documentation).

@@ -6,14 +6,16 @@ use std::time::Duration;
 
 use ironcore_api::apinet;
 use ironcore_api::networking::VirtualIP;
-use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::api::Patch;
 use kube::runtime::controller::Action;
 use kube::runtime::{Controller, watcher};
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
-use super::{FIELD_MANAGER, State, VIRTUAL_IP_ORIGIN, externally_managed};
-use crate::error::{Error, Result, is_not_found};
+use super::{
+    FIELD_MANAGER, State, VIRTUAL_IP_ORIGIN, apply, ensure_gone, externally_managed, field_manager,
+};
+use crate::error::{Error, Result};
 use crate::finalizer;
 
 /// The finalizer on IronCore VirtualIPs.
@@ -47,24 +49,13 @@ pub async fn reconcile(vip: Arc<VirtualIP>, st: Arc<State>) -> Result<Action> {
         if !finalizer::has(vip.as_ref(), FINALIZER) {
             return Ok(Action::await_change());
         }
-        return match ips.get_opt(&uid).await? {
-            Some(ip) => {
-                if !finalizer::is_deleting(&ip) {
-                    match ips.delete(&uid, &DeleteParams::default()).await {
-                        Ok(_) => {}
-                        Err(e) if is_not_found(&e) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                    tracing::info!(virtual_ip = %name, namespace = %ns, apinet = %uid, "deleting apinet IP");
-                }
-                Ok(Action::requeue(WAIT))
-            }
-            None => {
-                finalizer::remove(&api, &vip, FINALIZER, FIELD_MANAGER).await?;
-                tracing::info!(virtual_ip = %name, namespace = %ns, "apinet IP gone, finalizer removed");
-                Ok(Action::await_change())
-            }
-        };
+        if !ensure_gone(&ips, &uid).await? {
+            tracing::info!(virtual_ip = %name, namespace = %ns, apinet = %uid, "waiting for the apinet IP to go");
+            return Ok(Action::requeue(WAIT));
+        }
+        finalizer::remove(&api, &vip, FINALIZER, FIELD_MANAGER).await?;
+        tracing::info!(virtual_ip = %name, namespace = %ns, "apinet IP gone, finalizer removed");
+        return Ok(Action::await_change());
     }
     if externally_managed(vip.as_ref()) {
         return Ok(Action::await_change());
@@ -85,13 +76,7 @@ pub async fn reconcile(vip: Arc<VirtualIP>, st: Arc<State>) -> Result<Action> {
             "ipFamily": vip.spec.ip_family,
         },
     });
-    let ip = ips
-        .patch(
-            &uid,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&body),
-        )
-        .await?;
+    let ip = apply(&ips, &uid, &body).await?;
     let Some(addr) = ip.spec.ip else {
         return Err(Error::NotReady(format!(
             "apinet IP {uid} has no address yet"
@@ -99,11 +84,8 @@ pub async fn reconcile(vip: Arc<VirtualIP>, st: Arc<State>) -> Result<Action> {
     };
     if vip.status.ip.as_ref() != Some(&addr) {
         let patch = json!({"status": {"ip": addr}});
-        let pp = PatchParams {
-            field_manager: Some(FIELD_MANAGER.to_owned()),
-            ..Default::default()
-        };
-        api.patch_status(&name, &pp, &Patch::Merge(&patch)).await?;
+        api.patch_status(&name, &field_manager(), &Patch::Merge(&patch))
+            .await?;
         tracing::info!(virtual_ip = %name, namespace = %ns, ip = ?addr, "virtual IP allocated");
     }
     Ok(Action::requeue(st.resync))

@@ -35,10 +35,13 @@ struct Cli {
     /// seconds (it also runs once at start-up).
     #[arg(long, default_value_t = 60)]
     orphan_sweep_seconds: u64,
-    /// Controllers to run, comma-separated: `network`, `virtualip`; `*` runs all, `-name`
-    /// disables one.
+    /// Controllers to run, comma-separated: `network`, `virtualip`, `networkinterface`,
+    /// `natgateway`, `networkpolicy`, `loadbalancer`; `*` runs all, `-name` disables one.
     #[arg(long, value_delimiter = ',', default_value = "*")]
     controllers: Vec<String>,
+    /// Pin load balancer instances to the nodes of their destinations (node affinity).
+    #[arg(long)]
+    is_node_affinity_aware: bool,
     #[command(flatten)]
     runtime: RuntimeFlags,
 }
@@ -46,11 +49,8 @@ struct Cli {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     runtime::init_process();
+    let shutdown = runtime::Shutdown::install();
     let cli = Cli::parse();
-    anyhow::ensure!(
-        !cli.runtime.leader_elect,
-        "--leader-elect is not implemented yet: run a single replica without it"
-    );
     anyhow::ensure!(
         !cli.apinet_namespace.is_empty(),
         "--apinet-namespace must not be empty"
@@ -90,6 +90,10 @@ async fn main() -> anyhow::Result<()> {
     })
     .await;
 
+    let mut leadership = tokio::select! {
+        l = runtime::lead(&cli.runtime, "fa89daf5.apinetlet.apinet.ironcore.dev", &ironcore, &metrics) => l?,
+        () = shutdown.requested() => return Ok(()),
+    };
     let state = State {
         ironcore,
         apinet: apinet_client,
@@ -122,9 +126,61 @@ async fn main() -> anyhow::Result<()> {
             virtualip::reconcile,
         )));
     }
+    if enabled(&cli.controllers, "networkinterface") {
+        use ironcore_controllers::apinetlet::networkinterface;
+        tasks.push(tokio::spawn(run_controller(
+            "networkinterface",
+            networkinterface::controller(&state),
+            &cli.runtime,
+            metrics.clone(),
+            shared.clone(),
+            networkinterface::reconcile,
+        )));
+    }
+    if enabled(&cli.controllers, "natgateway") {
+        use ironcore_controllers::apinetlet::natgateway;
+        tasks.push(tokio::spawn(run_controller(
+            "natgateway",
+            natgateway::controller(&state),
+            &cli.runtime,
+            metrics.clone(),
+            shared.clone(),
+            natgateway::reconcile,
+        )));
+    }
+    if enabled(&cli.controllers, "networkpolicy") {
+        use ironcore_controllers::apinetlet::networkpolicy;
+        tasks.push(tokio::spawn(run_controller(
+            "networkpolicy",
+            networkpolicy::controller(&state),
+            &cli.runtime,
+            metrics.clone(),
+            shared.clone(),
+            networkpolicy::reconcile,
+        )));
+    }
+    if enabled(&cli.controllers, "loadbalancer") {
+        use ironcore_controllers::apinetlet::loadbalancer;
+        let ctx = Arc::new(loadbalancer::Ctx {
+            state: state.clone(),
+            node_affinity_aware: cli.is_node_affinity_aware,
+        });
+        tasks.push(tokio::spawn(run_controller(
+            "loadbalancer",
+            loadbalancer::controller(&state),
+            &cli.runtime,
+            metrics.clone(),
+            ctx,
+            loadbalancer::reconcile,
+        )));
+    }
     tokio::select! {
-        () = runtime::shutdown_signal() => {},
+        () = shutdown.requested() => {},
         _ = join_all(tasks) => tracing::warn!("all controllers stopped"),
+        () = runtime::leadership_lost(&mut leadership) => anyhow::bail!("leadership lost"),
+    }
+    if let Some(l) = leadership {
+        l.release().await?;
     }
     Ok(())
 }

@@ -24,8 +24,9 @@ struct Cli {
     /// ~/.kube/config or the in-cluster service account.
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
-    /// Controllers to run, comma-separated: `networkprotection`, `networkpeering`; `*` runs
-    /// all, `-name` disables one.
+    /// Controllers to run, comma-separated: `networkprotection`, `networkpeering`,
+    /// `networkinterfaceephemeralvirtualip`, `virtualiprelease`, `networkinterfacerelease`,
+    /// `loadbalancer`; `*` runs all, `-name` disables one.
     #[arg(long, value_delimiter = ',', default_value = "*")]
     controllers: Vec<String>,
     #[command(flatten)]
@@ -35,11 +36,8 @@ struct Cli {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     runtime::init_process();
+    let shutdown = runtime::Shutdown::install();
     let cli = Cli::parse();
-    anyhow::ensure!(
-        !cli.runtime.leader_elect,
-        "--leader-elect is not implemented yet: run a single replica without it"
-    );
     let client = runtime::load_client(cli.kubeconfig.as_deref())
         .await
         .context("IronCore API client")?;
@@ -58,6 +56,10 @@ async fn main() -> anyhow::Result<()> {
     })
     .await;
 
+    let mut leadership = tokio::select! {
+        l = runtime::lead(&cli.runtime, "d0ae00be.ironcore.dev", &client, &metrics) => l?,
+        () = shutdown.requested() => return Ok(()),
+    };
     let state = Arc::new(State {
         client: client.clone(),
         resync: Duration::from_secs(cli.runtime.resync_seconds.max(1)),
@@ -83,9 +85,72 @@ async fn main() -> anyhow::Result<()> {
             peering::reconcile,
         )));
     }
+    {
+        use ironcore_controllers::manager::{ephemeral_virtualip, release};
+        if enabled(&cli.controllers, "networkinterfaceephemeralvirtualip") {
+            tasks.push(tokio::spawn(run_controller(
+                "networkinterfaceephemeralvirtualip",
+                ephemeral_virtualip::controller(&client),
+                &cli.runtime,
+                metrics.clone(),
+                state.clone(),
+                ephemeral_virtualip::reconcile,
+            )));
+        }
+        if enabled(&cli.controllers, "virtualiprelease") {
+            tasks.push(tokio::spawn(run_controller(
+                "virtualiprelease",
+                release::virtual_ip_controller(&client),
+                &cli.runtime,
+                metrics.clone(),
+                state.clone(),
+                release::reconcile_virtual_ip,
+            )));
+        }
+        if enabled(&cli.controllers, "networkinterfacerelease")
+            && let Some(ctl) = release::network_interface_controller(&client)
+                .await
+                .context("networkinterfacerelease discovery")?
+        {
+            tasks.push(tokio::spawn(run_controller(
+                "networkinterfacerelease",
+                ctl,
+                &cli.runtime,
+                metrics.clone(),
+                state.clone(),
+                release::reconcile_network_interface,
+            )));
+        }
+    }
+    if enabled(&cli.controllers, "loadbalancer") {
+        use ironcore_controllers::manager::loadbalancer;
+        // The routing reconciler deletes routings whose LoadBalancer is gone; its cache also
+        // maps NetworkInterface events to LoadBalancers.
+        let (lbs, routings) = loadbalancer::controllers(&client);
+        tasks.push(tokio::spawn(run_controller(
+            "loadbalancer",
+            lbs,
+            &cli.runtime,
+            metrics.clone(),
+            state.clone(),
+            loadbalancer::reconcile,
+        )));
+        tasks.push(tokio::spawn(run_controller(
+            "loadbalancerrouting",
+            routings,
+            &cli.runtime,
+            metrics.clone(),
+            state.clone(),
+            loadbalancer::reconcile_routing,
+        )));
+    }
     tokio::select! {
-        () = runtime::shutdown_signal() => {},
+        () = shutdown.requested() => {},
         _ = join_all(tasks) => tracing::warn!("all controllers stopped"),
+        () = runtime::leadership_lost(&mut leadership) => anyhow::bail!("leadership lost"),
+    }
+    if let Some(l) = leadership {
+        l.release().await?;
     }
     Ok(())
 }

@@ -4,8 +4,11 @@
 //! In this slice: [`protection`] (the network protection finalizer) and [`peering`]
 //! (`spec.incomingPeerings` claims and their release).
 
+pub mod ephemeral_virtualip;
+pub mod loadbalancer;
 pub mod peering;
 pub mod protection;
+pub mod release;
 
 use std::time::Duration;
 
