@@ -20,17 +20,19 @@ pub fn is_deleting<K: Resource>(obj: &K) -> bool {
     obj.meta().deletion_timestamp.is_some()
 }
 
-/// Adds `finalizer` to `obj` (no-op when present).
-pub async fn add<K>(api: &Api<K>, obj: &K, finalizer: &str, manager: &str) -> Result<()>
+/// Adds `finalizer` to `obj` (no-op when present); whether it was added (then `obj` is stale:
+/// its `resourceVersion` no longer holds for optimistic writes).
+pub async fn add<K>(api: &Api<K>, obj: &K, finalizer: &str, manager: &str) -> Result<bool>
 where
     K: Resource + Clone + DeserializeOwned + Debug,
 {
     if has(obj, finalizer) {
-        return Ok(());
+        return Ok(false);
     }
     let mut list = obj.finalizers().to_vec();
     list.push(finalizer.to_owned());
-    write(api, obj, list, manager).await
+    write(api, obj, list, manager).await?;
+    Ok(true)
 }
 
 /// Removes `finalizer` from `obj` (no-op when absent).

@@ -555,3 +555,32 @@ async fn nothing_is_left_after_deleting_everything() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn peering_reports_of_nodes_that_are_gone_are_dropped() {
+    let env = start().await;
+    let c = &env.client;
+    node(c, "node-live").await;
+    network(c, "reported").await;
+    let nets: Api<Network> = Api::namespaced(c.clone(), NS);
+    let report = json!({"status": {"peerings": {
+        "node-live": [{"id": 300, "state": "Ready"}],
+        "node-gone": [{"id": 300, "state": "Pending"}],
+    }}});
+    nets.patch_status("reported", &PatchParams::default(), &Patch::Merge(&report))
+        .await
+        .expect("report peerings");
+    let net = eventually(TIMEOUT, "the gone node's report dropped", || {
+        let nets = nets.clone();
+        async move {
+            let n = nets.get("reported").await.ok()?;
+            (!n.status.peerings.contains_key("node-gone")).then_some(n)
+        }
+    })
+    .await;
+    assert_eq!(
+        net.status.peerings.keys().collect::<Vec<_>>(),
+        ["node-live"],
+        "the live node's report stays"
+    );
+}

@@ -422,3 +422,64 @@ async fn deleting_everything_leaves_nothing_on_the_apinet_side_or_in_the_datapla
     let left = nics.list(&ListParams::default()).await.unwrap().items;
     assert!(left.is_empty(), "IronCore objects gone: {left:?}");
 }
+
+/// The dataplane entry of the interface with internal IP `ip` on netlet 0.
+fn interface_with_ip(stack: &Stack, ip: &str) -> Option<Value> {
+    let dp = stack.dataplane(0);
+    dp["interfaces"]
+        .as_object()?
+        .values()
+        .find(|n| n["ips"][0] == ip)
+        .cloned()
+}
+
+#[tokio::test]
+async fn a_virtual_ip_replaces_the_nat_slot_and_its_removal_brings_nat_back() {
+    let stack = Stack::start_with(Options::full());
+    stack.ironcore.apply(&seed("network"));
+    stack.ironcore.apply(&seed("natgateway"));
+    stack.ironcore.apply(&seed("virtualip"));
+    let ic = stack.ironcore.client().await;
+    create_nics(&ic, 0..1).await;
+    eventually(TIMEOUT, "a NAT slot", || async {
+        interface_with_ip(&stack, "10.1.0.1").filter(|n| n["nat"].is_object())
+    })
+    .await;
+
+    let nics: Api<networking::NetworkInterface> = Api::namespaced(ic.clone(), "default");
+    let vips: Api<networking::VirtualIP> = Api::namespaced(ic.clone(), "default");
+    let set_vip = |vip: Value| {
+        let nics = nics.clone();
+        async move {
+            let patch = json!({"spec": {"virtualIP": vip}});
+            nics.patch(
+                "nic-0",
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&patch),
+            )
+            .await
+            .expect("patch NIC");
+        }
+    };
+    set_vip(json!({"virtualIPRef": {"name": "virtualip-sample"}})).await;
+    let vip = eventually(TIMEOUT, "the virtual IP's address", || {
+        let vips = vips.clone();
+        async move { vips.get("virtualip-sample").await.ok()?.status.ip }
+    })
+    .await;
+    let programmed = eventually(TIMEOUT, "the public IP instead of NAT", || async {
+        interface_with_ip(&stack, "10.1.0.1")
+            .filter(|n| n["publicIps"] == json!([vip.to_string()]) && n["nat"].is_null())
+    })
+    .await;
+    assert_eq!(programmed["publicIps"][0], vip.to_string());
+
+    set_vip(Value::Null).await;
+    eventually(TIMEOUT, "NAT again, without the public IP", || async {
+        interface_with_ip(&stack, "10.1.0.1")
+            .filter(|n| n["publicIps"] == json!([]) && n["nat"].is_object())
+    })
+    .await;
+    let released = vips.get("virtualip-sample").await.unwrap();
+    assert_eq!(released.spec.target_ref, None, "the VirtualIP is released");
+}

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use ironcore_api::apinet::{self, ClaimRef, IPAddress, NetworkID};
 use k8s_openapi::NamespaceResourceScope;
-use kube::api::{ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams};
+use kube::api::{ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, watcher};
@@ -124,10 +124,12 @@ pub async fn run(st: Arc<State>, period: Duration) {
     }
 }
 
-/// Deletes every IPAddress and NetworkID whose claimer no longer exists with the claimed UID;
-/// returns how many were deleted.
+/// Deletes every IPAddress and NetworkID whose claimer no longer exists with the claimed UID,
+/// and drops the peering reports of Nodes that are gone from every Network (a stale `Pending`
+/// or `Error` of a removed node would hold the peering forever); returns how many objects were
+/// changed.
 pub async fn sweep(st: &State) -> Result<usize> {
-    let mut deleted = 0;
+    let mut deleted = drop_reports_of_gone_nodes(st).await?;
     let addrs: Api<IPAddress> = Api::all(st.client.clone());
     for a in addrs.list(&ListParams::default()).await?.items {
         if !is_deleting(&a) && !claimer_exists(st, &a.spec.claim_ref).await? {
@@ -186,4 +188,46 @@ async fn claimer_exists(st: &State, claim: &ClaimRef) -> Result<bool> {
     let found = api.get_opt(&claim.name).await?;
     Ok(found
         .is_some_and(|o| claim.uid.is_empty() || o.uid().as_deref() == Some(claim.uid.as_str())))
+}
+
+/// Removes `status.peerings[<node>]` entries whose Node no longer exists.
+async fn drop_reports_of_gone_nodes(st: &State) -> Result<usize> {
+    let nodes: std::collections::BTreeSet<String> = Api::<apinet::Node>::all(st.client.clone())
+        .list(&ListParams::default())
+        .await?
+        .items
+        .iter()
+        .map(|n| n.name_any())
+        .collect();
+    let mut changed = 0;
+    let nets: Api<apinet::Network> = Api::all(st.client.clone());
+    for net in nets.list(&ListParams::default()).await?.items {
+        let gone: serde_json::Map<String, serde_json::Value> = net
+            .status
+            .peerings
+            .keys()
+            .filter(|k| !nodes.contains(*k))
+            .map(|k| (k.clone(), serde_json::Value::Null))
+            .collect();
+        if gone.is_empty() {
+            continue;
+        }
+        let api: Api<apinet::Network> =
+            Api::namespaced(st.client.clone(), &net.namespace().unwrap_or_default());
+        let patch = serde_json::json!({"status": {"peerings": gone}});
+        match api
+            .patch_status(
+                &net.name_any(),
+                &super::field_manager(),
+                &Patch::Merge(&patch),
+            )
+            .await
+        {
+            Ok(_) => changed += 1,
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(network = %net.name_any(), nodes = ?gone.keys().collect::<Vec<_>>(), "dropped peering reports of nodes that are gone");
+    }
+    Ok(changed)
 }

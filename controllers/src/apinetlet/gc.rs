@@ -1,23 +1,25 @@
 //! The orphan sweep: deletes apinet objects whose IronCore origin no longer exists (the IronCore
 //! object vanished without its finalizer running, e.g. it was force-removed while the apinetlet
-//! was down). Runs at start-up and then periodically.
+//! was down). An apinet NetworkInterface the apinetlet adopted instead of making (not named by
+//! its origin's UID) is released, not deleted: someone else made it. Runs at start-up and then
+//! periodically.
 
 use std::fmt::Debug;
 use std::time::Duration;
 
 use ironcore_api::{apinet, networking};
 use k8s_openapi::NamespaceResourceScope;
-use kube::api::{DeleteParams, ListParams};
+use kube::api::{DeleteParams, ListParams, Patch};
 use kube::{Api, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use super::{
-    LOAD_BALANCER_ORIGIN, NAT_GATEWAY_ORIGIN, NETWORK_ORIGIN, NETWORK_POLICY_ORIGIN, Origin, State,
-    VIRTUAL_IP_ORIGIN,
+    LOAD_BALANCER_ORIGIN, NAT_GATEWAY_ORIGIN, NETWORK_INTERFACE_ORIGIN, NETWORK_ORIGIN,
+    NETWORK_POLICY_ORIGIN, Origin, State, VIRTUAL_IP_ORIGIN, field_manager,
 };
 use crate::error::{Result, is_not_found};
 
-/// Sweeps every kind once; returns how many apinet objects were deleted.
+/// Sweeps every kind once; returns how many apinet objects were deleted or released.
 pub async fn sweep(st: &State) -> Result<usize> {
     let mut n = sweep_kind::<apinet::Network, networking::Network>(st, NETWORK_ORIGIN).await?;
     n += sweep_kind::<apinet::IP, networking::VirtualIP>(st, VIRTUAL_IP_ORIGIN).await?;
@@ -38,6 +40,11 @@ pub async fn sweep(st: &State) -> Result<usize> {
     .await?;
     n += sweep_kind::<apinet::NetworkPolicy, networking::NetworkPolicy>(st, NETWORK_POLICY_ORIGIN)
         .await?;
+    n += sweep_kind::<apinet::NetworkInterface, networking::NetworkInterface>(
+        st,
+        NETWORK_INTERFACE_ORIGIN,
+    )
+    .await?;
     Ok(n)
 }
 
@@ -85,6 +92,23 @@ where
             .get_opt(&src.name)
             .await?;
         if source.is_some_and(|s| s.uid().unwrap_or_default() == want_uid) {
+            continue;
+        }
+        if obj.name_any() != want_uid {
+            // Adopted, not made by us: hand it back without our origin.
+            let patch = serde_json::json!({"metadata": {
+                "labels": {origin.uid_label(): null, origin.namespace_label(): null},
+                "annotations": {origin.name_annotation(): null},
+            }});
+            match apinet_api
+                .patch(&obj.name_any(), &field_manager(), &Patch::Merge(&patch))
+                .await
+            {
+                Ok(_) => deleted += 1,
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(e.into()),
+            }
+            tracing::info!(apinet = %obj.name_any(), origin = %src, "released adopted apinet object");
             continue;
         }
         match apinet_api

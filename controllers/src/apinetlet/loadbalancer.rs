@@ -37,9 +37,10 @@ use kube::runtime::{Controller, watcher};
 use kube::{Api, Resource, ResourceExt};
 use serde_json::{Value, json};
 
+use super::networkinterface::parse_provider_id;
 use super::{
-    FIELD_MANAGER, LOAD_BALANCER_ORIGIN, PROVIDER_ID_PREFIX, State, apply, ensure_gone,
-    externally_managed, field_manager, network_uid,
+    FIELD_MANAGER, LOAD_BALANCER_ORIGIN, State, apply, ensure_gone, externally_managed,
+    field_manager, network_uid,
 };
 use crate::error::{Error, Result};
 use crate::finalizer;
@@ -100,53 +101,6 @@ pub fn controller(st: &State) -> Controller<LoadBalancer> {
     })
 }
 
-/// A NetworkInterface provider ID, `ironcore-net://<namespace>/<name>/<node>/<uid>`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NicProviderId {
-    /// The apinet namespace.
-    pub namespace: String,
-    /// The apinet NetworkInterface name.
-    pub name: String,
-    /// The apinet Node.
-    pub node: String,
-    /// The apinet NetworkInterface UID.
-    pub uid: String,
-}
-
-/// Parses a NetworkInterface provider ID: the prefix, exactly four non-empty parts, and a node
-/// that is a DNS subdomain.
-pub fn parse_nic_provider_id(id: &str) -> Option<NicProviderId> {
-    let rest = id.strip_prefix(PROVIDER_ID_PREFIX)?;
-    let parts: Vec<&str> = rest.split('/').collect();
-    let [namespace, name, node, uid] = parts.as_slice() else {
-        return None;
-    };
-    if [namespace, name, node, uid].iter().any(|p| p.is_empty()) || !is_dns_subdomain(node) {
-        return None;
-    }
-    Some(NicProviderId {
-        namespace: (*namespace).to_owned(),
-        name: (*name).to_owned(),
-        node: (*node).to_owned(),
-        uid: (*uid).to_owned(),
-    })
-}
-
-/// RFC 1123 subdomain: at most 253 characters, dot-separated lowercase alphanumeric labels
-/// with inner dashes.
-fn is_dns_subdomain(s: &str) -> bool {
-    s.len() <= 253
-        && s.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
-}
-
 /// The apinet destinations of an IronCore routing: destinations without an IP are skipped; a
 /// target is set when the provider ID parses.
 pub fn apinet_destinations(
@@ -159,7 +113,7 @@ pub fn apinet_destinations(
         .filter_map(|d| {
             let ip = d.ip.clone()?;
             let target_ref =
-                parse_nic_provider_id(&d.provider_id).map(|p| apinet::LoadBalancerTargetRef {
+                parse_provider_id(&d.provider_id).map(|p| apinet::LoadBalancerTargetRef {
                     uid: p.uid,
                     name: p.name,
                     node_ref: apinet::LocalObjectReference { name: p.node },
@@ -485,29 +439,6 @@ mod tests {
             "apinetlet.ironcore.dev/loadbalancer-uid": "lb-uid",
             "apinetlet.ironcore.dev/loadbalancer-namespace": "default",
         })
-    }
-
-    #[test]
-    fn provider_ids_parse_into_four_parts_with_a_dns_node() {
-        assert_eq!(
-            parse_nic_provider_id("ironcore-net://ns/nic/node-a/u1"),
-            Some(NicProviderId {
-                namespace: "ns".into(),
-                name: "nic".into(),
-                node: "node-a".into(),
-                uid: "u1".into()
-            })
-        );
-        for bad in [
-            "",
-            "ns/nic/node-a/u1",
-            "ironcore-net://ns/nic/node-a",
-            "ironcore-net://ns/nic/node-a/u1/x",
-            "ironcore-net://ns/nic/Node_A/u1",
-            "ironcore-net://ns//node-a/u1",
-        ] {
-            assert_eq!(parse_nic_provider_id(bad), None, "{bad}");
-        }
     }
 
     #[test]

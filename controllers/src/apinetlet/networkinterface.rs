@@ -356,7 +356,10 @@ pub async fn reconcile(nic: Arc<NetworkInterface>, st: Arc<State>) -> Result<Act
     if externally_managed(nic.as_ref()) {
         return Ok(Action::await_change());
     }
-    finalizer::add(&ctx.api, &nic, FINALIZER, FIELD_MANAGER).await?;
+    if finalizer::add(&ctx.api, &nic, FINALIZER, FIELD_MANAGER).await? {
+        // The copy is stale now; the update's own event brings the fresh one.
+        return Ok(Action::await_change());
+    }
     ctx.realize(&nic).await
 }
 
@@ -404,13 +407,23 @@ impl Ctx {
         }
         let public = self.claim_virtual_ip(nic).await?;
         let anic = self.drop_conflicting_nats(anic, &public).await?;
-        let body = self.body(nic, &anic, made, &ips, &prefixes, &public);
+        let body = self.body(nic, &anic, made, &ips, &prefixes);
         let anic = match apply(&self.apinet_nics, &anic.name_any(), &body).await {
             Ok(a) => a,
             Err(Error::Kube(kube::Error::Api(s))) if s.code == 422 => {
-                let reason = format!("apinet network interface rejected: {}", s.message);
-                self.fail(nic, &reason).await?;
-                return Err(Error::NotReady(reason));
+                // A NAT claim may have landed after the conflicting entries were dropped:
+                // drop them again on fresh state, and only then call it an error.
+                let fresh = self.apinet_nics.get(&anic.name_any()).await?;
+                let fresh = self.drop_conflicting_nats(fresh, &public).await?;
+                match apply(&self.apinet_nics, &fresh.name_any(), &body).await {
+                    Ok(a) => a,
+                    Err(Error::Kube(kube::Error::Api(s))) if s.code == 422 => {
+                        let reason = format!("apinet network interface rejected: {}", s.message);
+                        self.fail(nic, &reason).await?;
+                        return Err(Error::NotReady(reason));
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             Err(e) => return Err(e),
         };
@@ -434,12 +447,27 @@ impl Ctx {
                 nic.spec.provider_id
             )));
         };
-        let all = self.apinet_nics.list(&ListParams::default()).await?;
-        let Some(anic) = all
-            .items
-            .into_iter()
-            .find(|a| a.uid().as_deref() == Some(pid.uid.as_str()))
-        else {
+        // The provider ID names it; its UID decides (as upstream), so a listing is needed only
+        // when the name does not lead to it.
+        let by_name = if pid.namespace == self.st.namespace {
+            self.apinet_nics
+                .get_opt(&pid.name)
+                .await?
+                .filter(|a| a.uid().as_deref() == Some(pid.uid.as_str()))
+        } else {
+            None
+        };
+        let found = match by_name {
+            Some(a) => Some(a),
+            None => self
+                .apinet_nics
+                .list(&ListParams::default())
+                .await?
+                .items
+                .into_iter()
+                .find(|a| a.uid().as_deref() == Some(pid.uid.as_str())),
+        };
+        let Some(anic) = found else {
             if pid.namespace == self.st.namespace && pid.name == self.uid {
                 // Ours, but gone (deleted behind our back): place it afresh.
                 let patch = json!({
@@ -600,30 +628,48 @@ impl Ctx {
         Ok(())
     }
 
-    /// Removes NAT entries of families that get a public IP, setting the public IPs in the
-    /// same write (the apinet validation forbids both for one family).
+    /// Sets the public IPs to `public` and removes NAT entries of families that get one, in one
+    /// locked merge patch (the apinet validation forbids both for one family). A merge patch,
+    /// not the apply: the NAT entries belong to the apinet-controller-manager, and a list
+    /// written by another manager's patch would survive being left out of an apply.
     async fn drop_conflicting_nats(
         &self,
         anic: apinet::NetworkInterface,
         public: &[IP],
     ) -> Result<apinet::NetworkInterface> {
         let keep = nats_to_keep(&anic.spec.nats, public);
-        if keep.len() == anic.spec.nats.len() {
+        let have: Vec<&IP> = anic
+            .spec
+            .public_ips
+            .iter()
+            .filter_map(|p| p.ip.as_ref())
+            .collect();
+        let same_public = have.len() == public.len() && public.iter().all(|ip| have.contains(&ip));
+        if keep.len() == anic.spec.nats.len() && same_public {
             return Ok(anic);
         }
-        let public_ips: Vec<Value> = public.iter().map(public_ip).collect();
+        let public_ips = if public.is_empty() {
+            Value::Null
+        } else {
+            Value::Array(public.iter().map(public_ip).collect())
+        };
+        let mut spec = json!({"publicIPs": public_ips});
+        if keep.len() != anic.spec.nats.len() {
+            spec["natGateways"] = if keep.is_empty() {
+                Value::Null
+            } else {
+                json!(keep)
+            };
+        }
         let patch = json!({
             "metadata": {"resourceVersion": anic.resource_version()},
-            "spec": {
-                "natGateways": if keep.is_empty() { Value::Null } else { json!(keep) },
-                "publicIPs": public_ips,
-            },
+            "spec": spec,
         });
         let patched = self
             .apinet_nics
             .patch(&anic.name_any(), &field_manager(), &Patch::Merge(&patch))
             .await?;
-        tracing::info!(network_interface = %self.name, namespace = %self.ns, apinet = %anic.name_any(), "NAT entries replaced by public IPs");
+        tracing::info!(network_interface = %self.name, namespace = %self.ns, apinet = %anic.name_any(), public_ips = public.len(), "public IPs set");
         Ok(patched)
     }
 
@@ -642,7 +688,6 @@ impl Ctx {
         made: bool,
         ips: &[IP],
         prefixes: &[IPPrefix],
-        public: &[IP],
     ) -> Value {
         let mut spec = serde_json::Map::new();
         if made {
@@ -653,15 +698,9 @@ impl Ctx {
             );
             spec.insert("ips".into(), json!(ips));
         }
-        if !prefixes.is_empty() {
-            spec.insert("prefixes".into(), json!(prefixes));
-        }
-        if !public.is_empty() {
-            spec.insert(
-                "publicIPs".into(),
-                Value::Array(public.iter().map(public_ip).collect()),
-            );
-        }
+        // Always sent, also empty, so that removed prefixes go. (publicIPs: see
+        // `drop_conflicting_nats`.)
+        spec.insert("prefixes".into(), json!(prefixes));
         json!({
             "apiVersion": "core.apinet.ironcore.dev/v1alpha1",
             "kind": "NetworkInterface",

@@ -54,14 +54,17 @@ async fn main() -> anyhow::Result<()> {
     serve_endpoints(&cli.runtime, health.clone(), metrics.clone()).await?;
 
     let probe = client.clone();
-    runtime::wait_until_reachable("apinet API", &health, move || {
+    let reachable = runtime::wait_until_reachable("apinet API", &health, move || {
         let api = Api::<apinet::Node>::all(probe.clone());
         async move {
             api.list(&ListParams::default().limit(1)).await?;
             Ok(())
         }
-    })
-    .await;
+    });
+    tokio::select! {
+        () = reachable => {},
+        () = shutdown.requested() => return Ok(()),
+    }
 
     // Upstream's lock name.
     let mut leadership = tokio::select! {
@@ -172,11 +175,14 @@ async fn main() -> anyhow::Result<()> {
             Duration::from_secs(cli.orphan_sweep_seconds.max(1)),
         )));
     }
+    let running: Vec<_> = tasks.iter().map(|t| t.abort_handle()).collect();
     tokio::select! {
         () = shutdown.requested() => {},
         _ = join_all(tasks) => tracing::warn!("all controllers stopped"),
         () = runtime::leadership_lost(&mut leadership) => anyhow::bail!("leadership lost"),
     }
+    // Stop reconciling before handing the Lease over, so two leaders never overlap.
+    running.iter().for_each(tokio::task::AbortHandle::abort);
     if let Some(l) = leadership {
         l.release().await?;
     }

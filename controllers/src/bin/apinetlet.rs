@@ -79,7 +79,7 @@ async fn main() -> anyhow::Result<()> {
         apinet_client.clone(),
         cli.apinet_namespace.clone(),
     );
-    runtime::wait_until_reachable("IronCore and apinet APIs", &health, move || {
+    let reachable = runtime::wait_until_reachable("IronCore and apinet APIs", &health, move || {
         let a = Api::<networking::Network>::all(ic.clone());
         let b = Api::<apinet::Network>::namespaced(an.clone(), &ns);
         async move {
@@ -87,8 +87,11 @@ async fn main() -> anyhow::Result<()> {
             b.list(&ListParams::default().limit(1)).await?;
             Ok(())
         }
-    })
-    .await;
+    });
+    tokio::select! {
+        () = reachable => {},
+        () = shutdown.requested() => return Ok(()),
+    }
 
     let mut leadership = tokio::select! {
         l = runtime::lead(&cli.runtime, "fa89daf5.apinetlet.apinet.ironcore.dev", &ironcore, &metrics) => l?,
@@ -174,11 +177,14 @@ async fn main() -> anyhow::Result<()> {
             loadbalancer::reconcile,
         )));
     }
+    let running: Vec<_> = tasks.iter().map(|t| t.abort_handle()).collect();
     tokio::select! {
         () = shutdown.requested() => {},
         _ = join_all(tasks) => tracing::warn!("all controllers stopped"),
         () = runtime::leadership_lost(&mut leadership) => anyhow::bail!("leadership lost"),
     }
+    // Stop reconciling before handing the Lease over, so two leaders never overlap.
+    running.iter().for_each(tokio::task::AbortHandle::abort);
     if let Some(l) = leadership {
         l.release().await?;
     }

@@ -76,7 +76,9 @@ async fn main() -> anyhow::Result<()> {
     let labels: BTreeMap<String, String> = cli.node_labels.iter().cloned().collect();
     let (probe, node) = (client.clone(), cli.node_name.clone());
     let (reg_client, reg_labels) = (client.clone(), labels.clone());
-    runtime::wait_until_reachable("apinet API", &Health::default(), move || {
+    // Readiness waits for the reflectors below, not for reachability.
+    let registering = Health::default();
+    let reachable = runtime::wait_until_reachable("apinet API", &registering, move || {
         let api = Api::<apinet::Network>::all(probe.clone());
         let (c, n, l) = (reg_client.clone(), node.clone(), reg_labels.clone());
         async move {
@@ -84,13 +86,19 @@ async fn main() -> anyhow::Result<()> {
             register_node(&c, &n, &l).await?;
             Ok(())
         }
-    })
-    .await;
+    });
+    tokio::select! {
+        () = reachable => {},
+        () = shutdown.requested() => return Ok(()),
+    }
     tracing::info!(node = %cli.node_name, "node registered");
 
     let wake = Arc::new(Notify::new());
     let stores = Stores::start(&client, &cli.node_name, wake.clone());
-    stores.wait_until_ready().await;
+    tokio::select! {
+        () = stores.wait_until_ready() => {},
+        () = shutdown.requested() => return Ok(()),
+    }
     health.set_ready();
     let agent = Agent::new(client, &cli.node_name, dataplane, metrics).await;
     wake.notify_one();
