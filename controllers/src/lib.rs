@@ -20,6 +20,7 @@ pub mod finalizer;
 pub mod leader;
 pub mod manager;
 pub mod netlet;
+pub mod objects;
 pub mod runtime;
 
 pub use error::{Error, Result};

@@ -276,3 +276,44 @@ async fn apinet_network_of_a_vanished_network_is_swept() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn orphaned_apinet_network_interfaces_are_deleted_when_made_and_released_when_adopted() {
+    let stack = Stack::start();
+    let an = stack.apinet.client().await;
+    let nics: Api<apinet::NetworkInterface> = Api::namespaced(an, APINET_NAMESPACE);
+    let gone_uid = "0d6f7c1e-0000-0000-0000-000000000001";
+    let orphan = |name: &str| -> apinet::NetworkInterface {
+        serde_json::from_value(json!({
+            "apiVersion": "core.apinet.ironcore.dev/v1alpha1", "kind": "NetworkInterface",
+            "metadata": {
+                "name": name,
+                "labels": {
+                    "apinetlet.ironcore.dev/networkinterface-uid": gone_uid,
+                    "apinetlet.ironcore.dev/networkinterface-namespace": "default",
+                },
+                "annotations": {"apinetlet.ironcore.dev/networkinterface-name": "gone"},
+            },
+            "spec": {"nodeRef": {"name": "node-a"}, "networkRef": {"name": "net"},
+                     "ips": ["10.1.0.1"]},
+        }))
+        .unwrap()
+    };
+    for name in [gone_uid, "adopted"] {
+        nics.create(&Default::default(), &orphan(name))
+            .await
+            .expect("create orphaned apinet NIC");
+    }
+    eventually(TIMEOUT, "made NIC deleted, adopted NIC released", || {
+        let nics = nics.clone();
+        async move {
+            let made_gone = nics.get_opt(gone_uid).await.ok()?.is_none();
+            let adopted = nics.get_opt("adopted").await.ok()??;
+            let released = !adopted
+                .labels()
+                .contains_key("apinetlet.ironcore.dev/networkinterface-uid");
+            (made_gone && released).then_some(())
+        }
+    })
+    .await;
+}

@@ -333,6 +333,25 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
 
     #[test]
+    fn selectors_match_labels_and_expressions_and_invalid_ones_nothing() {
+        let labels = BTreeMap::from([("app".to_owned(), "web".to_owned())]);
+        let sel: LabelSelector =
+            serde_json::from_value(serde_json::json!({"matchLabels": {"app": "web"}})).unwrap();
+        assert!(selector_matches(&sel, &labels));
+        let sel: LabelSelector = serde_json::from_value(serde_json::json!(
+            {"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["web"]}]}
+        ))
+        .unwrap();
+        assert!(!selector_matches(&sel, &labels));
+        assert!(selector_matches(&LabelSelector::default(), &labels));
+        let bad: LabelSelector = serde_json::from_value(serde_json::json!(
+            {"matchExpressions": [{"key": "app", "operator": "Nope"}]}
+        ))
+        .unwrap();
+        assert!(!selector_matches(&bad, &labels));
+    }
+
+    #[test]
     fn object_selector_inlines_the_label_selector() {
         let json = serde_json::json!({
             "kind": "NetworkInterface",

@@ -23,7 +23,7 @@ use std::fmt::Debug;
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use kube::api::{Patch, PatchParams};
+use kube::api::PatchParams;
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -60,39 +60,23 @@ pub async fn apply<A>(api: &Api<A>, name: &str, body: &(impl Serialize + Debug))
 where
     A: Resource + Clone + DeserializeOwned + Debug,
 {
-    Ok(api
-        .patch(
-            name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(body),
-        )
-        .await?)
+    crate::objects::apply_as(api, name, body, FIELD_MANAGER).await
 }
 
 /// Patch parameters naming the manager as field manager (merge patches, status writes).
 pub fn field_manager() -> PatchParams {
-    PatchParams {
-        field_manager: Some(FIELD_MANAGER.to_owned()),
-        ..Default::default()
-    }
+    crate::objects::params(FIELD_MANAGER)
 }
 
-/// A controller owner reference (`controller`, `blockOwnerDeletion`) to `owner`.
+/// A controller owner reference to `owner`; an owner without UID (not stored yet) is an error.
 pub fn controller_ref<O>(owner: &O) -> Result<OwnerReference>
 where
     O: Resource<DynamicType = ()>,
 {
-    let uid = owner
-        .uid()
-        .ok_or_else(|| Error::NotReady(format!("{} without uid", owner.name_any())))?;
-    Ok(OwnerReference {
-        api_version: O::api_version(&()).into_owned(),
-        kind: O::kind(&()).into_owned(),
-        name: owner.name_any(),
-        uid,
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-    })
+    if owner.uid().is_none() {
+        return Err(Error::NotReady(format!("{} without uid", owner.name_any())));
+    }
+    Ok(crate::objects::controller_ref(owner))
 }
 
 /// The controller owner reference of `obj` if it points at a `O`.
@@ -106,17 +90,9 @@ where
     })
 }
 
-/// Whether `obj` is controlled by the object with `uid`.
-pub fn controlled_by<C: Resource>(obj: &C, uid: &str) -> bool {
-    obj.owner_references()
-        .iter()
-        .any(|r| r.controller == Some(true) && r.uid == uid)
-}
+pub use crate::objects::controlled_by;
 
-/// Whether `obj` is being deleted.
-pub fn is_deleting<K: Resource>(obj: &K) -> bool {
-    obj.meta().deletion_timestamp.is_some()
-}
+pub use crate::finalizer::is_deleting;
 
 /// The namespace of `obj`, or a retryable error when it has none.
 pub fn namespace_of<K: Resource>(obj: &K) -> Result<String> {

@@ -21,28 +21,45 @@ use crate::error::{Result, is_not_found};
 
 /// Sweeps every kind once; returns how many apinet objects were deleted or released.
 pub async fn sweep(st: &State) -> Result<usize> {
-    let mut n = sweep_kind::<apinet::Network, networking::Network>(st, NETWORK_ORIGIN).await?;
-    n += sweep_kind::<apinet::IP, networking::VirtualIP>(st, VIRTUAL_IP_ORIGIN).await?;
+    let mut n =
+        sweep_kind::<apinet::Network, networking::Network>(st, NETWORK_ORIGIN, false).await?;
+    n += sweep_kind::<apinet::IP, networking::VirtualIP>(st, VIRTUAL_IP_ORIGIN, false).await?;
     n += sweep_kind::<apinet::LoadBalancerRouting, networking::LoadBalancer>(
         st,
         LOAD_BALANCER_ORIGIN,
+        false,
     )
     .await?;
-    n += sweep_kind::<apinet::LoadBalancer, networking::LoadBalancer>(st, LOAD_BALANCER_ORIGIN)
+    n += sweep_kind::<apinet::LoadBalancer, networking::LoadBalancer>(
+        st,
+        LOAD_BALANCER_ORIGIN,
+        false,
+    )
+    .await?;
+    n += sweep_kind::<apinet::NATGatewayAutoscaler, networking::NATGateway>(
+        st,
+        NAT_GATEWAY_ORIGIN,
+        false,
+    )
+    .await?;
+    n += sweep_kind::<apinet::NATGateway, networking::NATGateway>(st, NAT_GATEWAY_ORIGIN, false)
         .await?;
-    n += sweep_kind::<apinet::NATGatewayAutoscaler, networking::NATGateway>(st, NAT_GATEWAY_ORIGIN)
-        .await?;
-    n += sweep_kind::<apinet::NATGateway, networking::NATGateway>(st, NAT_GATEWAY_ORIGIN).await?;
     n += sweep_kind::<apinet::NetworkPolicyRule, networking::NetworkPolicy>(
         st,
         NETWORK_POLICY_ORIGIN,
+        false,
     )
     .await?;
-    n += sweep_kind::<apinet::NetworkPolicy, networking::NetworkPolicy>(st, NETWORK_POLICY_ORIGIN)
-        .await?;
+    n += sweep_kind::<apinet::NetworkPolicy, networking::NetworkPolicy>(
+        st,
+        NETWORK_POLICY_ORIGIN,
+        false,
+    )
+    .await?;
     n += sweep_kind::<apinet::NetworkInterface, networking::NetworkInterface>(
         st,
         NETWORK_INTERFACE_ORIGIN,
+        true,
     )
     .await?;
     Ok(n)
@@ -60,7 +77,9 @@ pub async fn run(st: State, period: Duration) {
     }
 }
 
-async fn sweep_kind<A, K>(st: &State, origin: Origin) -> Result<usize>
+/// `adoptable`: the kind's apinet objects may have been adopted instead of made (only
+/// NetworkInterfaces); an adopted one (not named by its origin's UID) is released, not deleted.
+async fn sweep_kind<A, K>(st: &State, origin: Origin, adoptable: bool) -> Result<usize>
 where
     A: Resource<DynamicType = (), Scope = NamespaceResourceScope>
         + Clone
@@ -94,7 +113,7 @@ where
         if source.is_some_and(|s| s.uid().unwrap_or_default() == want_uid) {
             continue;
         }
-        if obj.name_any() != want_uid {
+        if adoptable && obj.name_any() != want_uid {
             // Adopted, not made by us: hand it back without our origin.
             let patch = serde_json::json!({"metadata": {
                 "labels": {origin.uid_label(): null, origin.namespace_label(): null},

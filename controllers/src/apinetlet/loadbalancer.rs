@@ -39,11 +39,9 @@ use serde_json::{Value, json};
 
 use super::networkinterface::parse_provider_id;
 use super::{
-    FIELD_MANAGER, LOAD_BALANCER_ORIGIN, State, apply, ensure_gone, externally_managed,
-    field_manager, network_uid,
+    LOAD_BALANCER_ORIGIN, State, apply, ensure_gone, field_manager, lifecycle, network_uid,
 };
 use crate::error::{Error, Result};
-use crate::finalizer;
 
 /// The finalizer on IronCore LoadBalancers.
 pub const FINALIZER: &str = "apinet.ironcore.dev/loadbalancer";
@@ -327,24 +325,13 @@ pub async fn reconcile(lb: Arc<LoadBalancer>, ctx: Arc<Ctx>) -> Result<Action> {
     let apinet_routings: Api<apinet::LoadBalancerRouting> =
         Api::namespaced(st.apinet.clone(), &st.namespace);
 
-    if finalizer::is_deleting(lb.as_ref()) {
-        if !finalizer::has(lb.as_ref(), FINALIZER) {
-            return Ok(Action::await_change());
-        }
-        let routing_gone = ensure_gone(&apinet_routings, &uid).await?;
-        let lb_gone = ensure_gone(&apinet_lbs, &uid).await?;
-        if !(routing_gone && lb_gone) {
-            tracing::info!(load_balancer = %name, namespace = %ns, apinet = %uid, routing_gone, lb_gone, "waiting for the apinet load balancer and routing to go");
-            return Ok(Action::requeue(WAIT));
-        }
-        finalizer::remove(&api, &lb, FINALIZER, FIELD_MANAGER).await?;
-        tracing::info!(load_balancer = %name, namespace = %ns, "apinet load balancer gone, finalizer removed");
-        return Ok(Action::await_change());
+    // No garbage collector: the routing goes explicitly, with the load balancer.
+    let made = || async {
+        Ok(ensure_gone(&apinet_routings, &uid).await? & ensure_gone(&apinet_lbs, &uid).await?)
+    };
+    if let Some(done) = lifecycle(&api, lb.as_ref(), FINALIZER, made).await? {
+        return Ok(done);
     }
-    if externally_managed(lb.as_ref()) {
-        return Ok(Action::await_change());
-    }
-    finalizer::add(&api, &lb, FINALIZER, FIELD_MANAGER).await?;
 
     let Some(net_uid) = network_uid(st, &ns, &lb.spec.network_ref.name).await? else {
         tracing::info!(load_balancer = %name, namespace = %ns, network = %lb.spec.network_ref.name, "network not found, waiting for it");

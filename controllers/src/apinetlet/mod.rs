@@ -20,16 +20,19 @@ pub mod virtualip;
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
+use std::future::Future;
 use std::time::Duration;
 
 use ironcore_api::networking;
-use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::api::{DeleteParams, PatchParams};
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Result, is_not_found};
+use crate::finalizer;
 
 /// `apiVersion` of every apinet object.
 pub const APINET_API_VERSION: &str = "core.apinet.ironcore.dev/v1alpha1";
@@ -132,21 +135,12 @@ pub async fn apply<A>(api: &Api<A>, name: &str, body: &(impl Serialize + Debug))
 where
     A: Resource + Clone + DeserializeOwned + Debug,
 {
-    Ok(api
-        .patch(
-            name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(body),
-        )
-        .await?)
+    crate::objects::apply_as(api, name, body, FIELD_MANAGER).await
 }
 
 /// Patch parameters naming the apinetlet as field manager (merge patches, status writes).
 pub fn field_manager() -> PatchParams {
-    PatchParams {
-        field_manager: Some(FIELD_MANAGER.to_owned()),
-        ..Default::default()
-    }
+    crate::objects::params(FIELD_MANAGER)
 }
 
 /// Deletes `name` unless it is gone or already deleting; returns whether it is gone.
@@ -177,4 +171,42 @@ pub async fn network_uid(st: &State, namespace: &str, name: &str) -> Result<Opti
         .await?
         .filter(|n| n.meta().deletion_timestamp.is_none())
         .and_then(|n| n.uid()))
+}
+
+/// How soon to look again whether what was made for a deleting object is gone.
+const GONE_WAIT: Duration = Duration::from_secs(2);
+
+/// The start every apinetlet reconcile shares. A deleting object gets what was made for it
+/// deleted (`delete_made` deletes and says whether everything is gone) and then loses
+/// `finalizer`; an externally managed object is left alone; any other gets `finalizer`.
+/// `Some(action)` ends the reconcile; `None` goes on to realize the object.
+pub async fn lifecycle<K, F, Fut>(
+    api: &Api<K>,
+    obj: &K,
+    finalizer: &str,
+    delete_made: F,
+) -> Result<Option<Action>>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<bool>>,
+{
+    if finalizer::is_deleting(obj) {
+        if !finalizer::has(obj, finalizer) {
+            return Ok(Some(Action::await_change()));
+        }
+        let what = ObjectRef::from_obj(obj);
+        if !delete_made().await? {
+            tracing::info!(object = %what, "waiting for its apinet objects to go");
+            return Ok(Some(Action::requeue(GONE_WAIT)));
+        }
+        finalizer::remove(api, obj, finalizer, FIELD_MANAGER).await?;
+        tracing::info!(object = %what, "apinet objects gone, finalizer removed");
+        return Ok(Some(Action::await_change()));
+    }
+    if externally_managed(obj) {
+        return Ok(Some(Action::await_change()));
+    }
+    finalizer::add(api, obj, finalizer, FIELD_MANAGER).await?;
+    Ok(None)
 }

@@ -11,7 +11,6 @@
 //! the watch on IronCore Networks retries it once the Network appears.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use ironcore_api::apinet;
 use ironcore_api::networking::natgateway::DEFAULT_PORTS_PER_NETWORK_INTERFACE;
@@ -24,11 +23,10 @@ use kube::{Api, Resource, ResourceExt};
 use serde_json::{Value, json};
 
 use super::{
-    APINET_API_VERSION, FIELD_MANAGER, NAT_GATEWAY_ORIGIN, State, apply, ensure_gone,
-    externally_managed, field_manager, network_uid,
+    APINET_API_VERSION, NAT_GATEWAY_ORIGIN, State, apply, ensure_gone, field_manager, lifecycle,
+    network_uid,
 };
 use crate::error::{Error, Result};
-use crate::finalizer;
 
 /// The finalizer on IronCore NATGateways.
 pub const FINALIZER: &str = "apinet.ironcore.dev/natgateway";
@@ -36,8 +34,6 @@ pub const FINALIZER: &str = "apinet.ironcore.dev/natgateway";
 pub const MIN_PUBLIC_IPS: i32 = 1;
 /// The most public IPs the autoscaler grows to.
 pub const MAX_PUBLIC_IPS: i32 = 10;
-/// How soon to look again while waiting for the apinet side.
-const WAIT: Duration = Duration::from_secs(2);
 /// The controller: IronCore NATGateways; IronCore Networks (→ the gateways referencing them);
 /// apinet NATGateways and NATGatewayAutoscalers mapped back by origin.
 pub fn controller(st: &State) -> Controller<NATGateway> {
@@ -86,25 +82,12 @@ pub async fn reconcile(ngw: Arc<NATGateway>, st: Arc<State>) -> Result<Action> {
     let scalers: Api<apinet::NATGatewayAutoscaler> =
         Api::namespaced(st.apinet.clone(), &st.namespace);
 
-    if finalizer::is_deleting(ngw.as_ref()) {
-        if !finalizer::has(ngw.as_ref(), FINALIZER) {
-            return Ok(Action::await_change());
-        }
-        // No garbage collector: the autoscaler goes explicitly, with the gateway.
-        let scaler_gone = ensure_gone(&scalers, &uid).await?;
-        let gateway_gone = ensure_gone(&gateways, &uid).await?;
-        if !(scaler_gone && gateway_gone) {
-            tracing::info!(nat_gateway = %name, namespace = %ns, apinet = %uid, scaler_gone, gateway_gone, "waiting for the apinet NAT gateway and autoscaler to go");
-            return Ok(Action::requeue(WAIT));
-        }
-        finalizer::remove(&api, &ngw, FINALIZER, FIELD_MANAGER).await?;
-        tracing::info!(nat_gateway = %name, namespace = %ns, "apinet NAT gateway gone, finalizer removed");
-        return Ok(Action::await_change());
+    // No garbage collector: the autoscaler goes explicitly, with the gateway.
+    let made =
+        || async { Ok(ensure_gone(&scalers, &uid).await? & ensure_gone(&gateways, &uid).await?) };
+    if let Some(done) = lifecycle(&api, ngw.as_ref(), FINALIZER, made).await? {
+        return Ok(done);
     }
-    if externally_managed(ngw.as_ref()) {
-        return Ok(Action::await_change());
-    }
-    finalizer::add(&api, &ngw, FINALIZER, FIELD_MANAGER).await?;
 
     let Some(net_uid) = network_uid(&st, &ns, &ngw.spec.network_ref.name).await? else {
         tracing::info!(nat_gateway = %name, namespace = %ns, network = %ngw.spec.network_ref.name, "network not found, waiting for it");

@@ -24,11 +24,9 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 
 use super::{
-    FIELD_MANAGER, NETWORK_ORIGIN, PROVIDER_ID_PREFIX, State, apply, ensure_gone,
-    externally_managed, field_manager,
+    NETWORK_ORIGIN, PROVIDER_ID_PREFIX, State, apply, ensure_gone, field_manager, lifecycle,
 };
 use crate::error::{Error, Result};
-use crate::finalizer;
 use crate::manager::ns_or;
 
 /// The finalizer on IronCore Networks.
@@ -67,24 +65,11 @@ pub async fn reconcile(net: Arc<Network>, st: Arc<State>) -> Result<Action> {
     let api: Api<Network> = Api::namespaced(st.ironcore.clone(), &ns);
     let apinet_api: Api<apinet::Network> = Api::namespaced(st.apinet.clone(), &st.namespace);
 
-    if finalizer::is_deleting(net.as_ref()) {
-        if !finalizer::has(net.as_ref(), FINALIZER) {
-            return Ok(Action::await_change());
-        }
-        if !ensure_gone(&apinet_api, &uid).await? {
-            tracing::info!(network = %name, namespace = %ns, apinet = %uid, "waiting for the apinet network to go");
-            return Ok(Action::requeue(WAIT));
-        }
-        finalizer::remove(&api, &net, FINALIZER, FIELD_MANAGER).await?;
-        tracing::info!(network = %name, namespace = %ns, "apinet network gone, finalizer removed");
-        Ok(Action::await_change())
-    } else {
-        if externally_managed(net.as_ref()) {
-            return Ok(Action::await_change());
-        }
-        finalizer::add(&api, &net, FINALIZER, FIELD_MANAGER).await?;
-        realize(&net, &st, &ns, &name, &uid, &api, &apinet_api).await
+    let made = || ensure_gone(&apinet_api, &uid);
+    if let Some(done) = lifecycle(&api, net.as_ref(), FINALIZER, made).await? {
+        return Ok(done);
     }
+    realize(&net, &st, &ns, &name, &uid, &api, &apinet_api).await
 }
 
 async fn realize(

@@ -28,7 +28,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::StreamExt;
 use ironcore_api::apinet::networkinterface::NETWORK_INTERFACE_STATE_READY;
@@ -45,11 +44,10 @@ use kube::{Api, Resource, ResourceExt};
 use serde_json::{Value, json};
 
 use super::{
-    APINET_API_VERSION, FIELD_MANAGER, LOAD_BALANCER_ORIGIN, NETWORK_ORIGIN, NETWORK_POLICY_ORIGIN,
-    State, apply, ensure_gone, externally_managed, network_uid,
+    APINET_API_VERSION, LOAD_BALANCER_ORIGIN, NETWORK_ORIGIN, NETWORK_POLICY_ORIGIN, State, apply,
+    ensure_gone, lifecycle, network_uid,
 };
 use crate::error::{Error, Result};
-use crate::finalizer;
 
 /// The finalizer on IronCore NetworkPolicies.
 pub const FINALIZER: &str = "apinet.ironcore.dev/networkpolicy";
@@ -63,8 +61,6 @@ pub const KIND_NETWORK_INTERFACE: &str = "NetworkInterface";
 pub const KIND_LOAD_BALANCER: &str = "LoadBalancer";
 /// Object selector kind: VirtualIPs (IronCore only).
 pub const KIND_VIRTUAL_IP: &str = "VirtualIP";
-/// How soon to look again while waiting for the apinet side.
-const WAIT: Duration = Duration::from_secs(2);
 /// The controller (see the module documentation for what it watches). Spawns the reflector of
 /// apinet NetworkPolicies that maps apinet NetworkInterfaces back to policies, so it must be
 /// called within a Tokio runtime.
@@ -182,25 +178,12 @@ pub async fn reconcile(policy: Arc<networking::NetworkPolicy>, st: Arc<State>) -
     let policies: Api<apinet::NetworkPolicy> = Api::namespaced(st.apinet.clone(), &st.namespace);
     let rules: Api<apinet::NetworkPolicyRule> = Api::namespaced(st.apinet.clone(), &st.namespace);
 
-    if finalizer::is_deleting(policy.as_ref()) {
-        if !finalizer::has(policy.as_ref(), FINALIZER) {
-            return Ok(Action::await_change());
-        }
-        // No garbage collector: the rule goes explicitly, with the policy.
-        let rule_gone = ensure_gone(&rules, &uid).await?;
-        let policy_gone = ensure_gone(&policies, &uid).await?;
-        if !(rule_gone && policy_gone) {
-            tracing::info!(network_policy = %name, namespace = %ns, apinet = %uid, rule_gone, policy_gone, "waiting for the apinet network policy and rule to go");
-            return Ok(Action::requeue(WAIT));
-        }
-        finalizer::remove(&api, &policy, FINALIZER, FIELD_MANAGER).await?;
-        tracing::info!(network_policy = %name, namespace = %ns, "apinet network policy gone, finalizer removed");
-        return Ok(Action::await_change());
+    // No garbage collector: the rule goes explicitly, with the policy.
+    let made =
+        || async { Ok(ensure_gone(&rules, &uid).await? & ensure_gone(&policies, &uid).await?) };
+    if let Some(done) = lifecycle(&api, policy.as_ref(), FINALIZER, made).await? {
+        return Ok(done);
     }
-    if externally_managed(policy.as_ref()) {
-        return Ok(Action::await_change());
-    }
-    finalizer::add(&api, &policy, FINALIZER, FIELD_MANAGER).await?;
 
     let network = &policy.spec.network_ref.name;
     let Some(net_uid) = network_uid(&st, &ns, network).await? else {
@@ -280,7 +263,7 @@ pub async fn reconcile(policy: Arc<networking::NetworkPolicy>, st: Arc<State>) -
     let up_to_date = rules.get_opt(&uid).await?.is_some_and(|have| {
         have.meta().deletion_timestamp.is_none()
             && NETWORK_POLICY_ORIGIN.marks(&have, policy.as_ref())
-            && controlled_by(&have, &apinet_policy_uid)
+            && crate::objects::controlled_by(&have, &apinet_policy_uid)
             && have.network_ref == want.network_ref
             && have.targets == want.targets
             && have.priority == want.priority
@@ -388,13 +371,6 @@ fn origin_metadata(policy: &networking::NetworkPolicy, name: &str, namespace: &s
         "labels": NETWORK_POLICY_ORIGIN.labels(policy),
         "annotations": NETWORK_POLICY_ORIGIN.annotations(policy),
     })
-}
-
-/// Whether `obj` is controlled by the object with `uid`.
-fn controlled_by<A: Resource>(obj: &A, uid: &str) -> bool {
-    obj.owner_references()
-        .iter()
-        .any(|o| o.uid == uid && o.controller == Some(true))
 }
 
 fn to_json(v: &impl serde::Serialize) -> Result<Value> {

@@ -2,7 +2,6 @@
 //! from its public pool; it is written back as `status.ip`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use ironcore_api::apinet;
 use ironcore_api::networking::VirtualIP;
@@ -12,17 +11,11 @@ use kube::runtime::{Controller, watcher};
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
-use super::{
-    FIELD_MANAGER, State, VIRTUAL_IP_ORIGIN, apply, ensure_gone, externally_managed, field_manager,
-};
+use super::{State, VIRTUAL_IP_ORIGIN, apply, ensure_gone, field_manager, lifecycle};
 use crate::error::{Error, Result};
-use crate::finalizer;
 
 /// The finalizer on IronCore VirtualIPs.
 pub const FINALIZER: &str = "apinet.ironcore.dev/virtualip";
-/// How soon to look again while waiting for the apinet side.
-const WAIT: Duration = Duration::from_secs(2);
-
 /// The controller: IronCore VirtualIPs, and apinet IPs mapped back by origin.
 pub fn controller(st: &State) -> Controller<VirtualIP> {
     let wc = watcher::Config::default();
@@ -45,22 +38,10 @@ pub async fn reconcile(vip: Arc<VirtualIP>, st: Arc<State>) -> Result<Action> {
     let api: Api<VirtualIP> = Api::namespaced(st.ironcore.clone(), &ns);
     let ips: Api<apinet::IP> = Api::namespaced(st.apinet.clone(), &st.namespace);
 
-    if finalizer::is_deleting(vip.as_ref()) {
-        if !finalizer::has(vip.as_ref(), FINALIZER) {
-            return Ok(Action::await_change());
-        }
-        if !ensure_gone(&ips, &uid).await? {
-            tracing::info!(virtual_ip = %name, namespace = %ns, apinet = %uid, "waiting for the apinet IP to go");
-            return Ok(Action::requeue(WAIT));
-        }
-        finalizer::remove(&api, &vip, FINALIZER, FIELD_MANAGER).await?;
-        tracing::info!(virtual_ip = %name, namespace = %ns, "apinet IP gone, finalizer removed");
-        return Ok(Action::await_change());
+    let made = || ensure_gone(&ips, &uid);
+    if let Some(done) = lifecycle(&api, vip.as_ref(), FINALIZER, made).await? {
+        return Ok(done);
     }
-    if externally_managed(vip.as_ref()) {
-        return Ok(Action::await_change());
-    }
-    finalizer::add(&api, &vip, FINALIZER, FIELD_MANAGER).await?;
 
     let body = json!({
         "apiVersion": "core.apinet.ironcore.dev/v1alpha1",

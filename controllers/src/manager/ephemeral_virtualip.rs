@@ -65,18 +65,6 @@ pub fn controller_nic(vip: &VirtualIP) -> Option<&OwnerReference> {
     })
 }
 
-/// The controller ownerReference pointing at `nic`.
-fn owner_ref(nic: &NetworkInterface) -> OwnerReference {
-    OwnerReference {
-        api_version: "networking.ironcore.dev/v1alpha1".into(),
-        kind: "NetworkInterface".into(),
-        name: nic.name_any(),
-        uid: nic.uid().unwrap_or_default(),
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-    }
-}
-
 /// The ephemeral VirtualIP `nic` wants, if any.
 pub fn desired(nic: &NetworkInterface) -> Option<VirtualIP> {
     let tpl = nic
@@ -96,7 +84,7 @@ pub fn desired(nic: &NetworkInterface) -> Option<VirtualIP> {
     vip.metadata.labels = tpl.metadata.labels.clone().filter(|l| !l.is_empty());
     vip.metadata.annotations = Some(annotations);
     if tpl.spec.reclaim_policy != RECLAIM_RETAIN {
-        vip.metadata.owner_references = Some(vec![owner_ref(nic)]);
+        vip.metadata.owner_references = Some(vec![crate::objects::controller_ref(nic)]);
     }
     vip.spec = tpl.spec.virtual_ip_spec();
     vip.spec.target_ref = Some(LocalUIDReference {
@@ -153,7 +141,7 @@ pub async fn reconcile(nic: Arc<NetworkInterface>, state: Arc<State>) -> Result<
                 present = true;
                 if w.metadata.owner_references.is_some() && controller_nic(&vip).is_none() {
                     let mut owners = vip.owner_references().to_vec();
-                    owners.push(owner_ref(&nic));
+                    owners.push(crate::objects::controller_ref(nic.as_ref()));
                     let patch = json!({
                         "metadata": {
                             "resourceVersion": vip.resource_version(),

@@ -21,16 +21,15 @@
 //! deleted NetworkInterfaces without seeing their old state); Networks (→ the LoadBalancers
 //! referencing them).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ironcore_api::networking::{
     LoadBalancer, LoadBalancerDestination, LoadBalancerRouting, LoadBalancerRoutingNetworkRef,
     Network, NetworkInterface, networkinterface::NETWORK_INTERFACE_STATE_AVAILABLE,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, Preconditions};
-use kube::core::{Selector, SelectorExt};
+use kube::core::Selector;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{Controller, watcher};
@@ -131,10 +130,7 @@ pub fn load_balancers_for_network(
         .collect()
 }
 
-/// Whether `selector` matches `labels` (an invalid selector matches nothing).
-pub fn selector_matches(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
-    Selector::try_from(selector.clone()).is_ok_and(|s| s.matches(labels))
-}
+pub use ironcore_api::apinet::common::selector_matches;
 
 /// The routing `lb` should have, given the Network and the NetworkInterfaces of its namespace
 /// (in any order; destinations come sorted by NetworkInterface name).
@@ -167,7 +163,7 @@ pub fn desired_routing(
         metadata: ObjectMeta {
             name: Some(lb.name_any()),
             namespace: lb.namespace(),
-            owner_references: Some(vec![controller_ref(lb)]),
+            owner_references: Some(vec![crate::objects::controller_ref(lb)]),
             ..Default::default()
         },
         network_ref: LoadBalancerRoutingNetworkRef {
@@ -176,18 +172,6 @@ pub fn desired_routing(
         },
         destinations: Some(destinations),
         ..Default::default()
-    }
-}
-
-/// The controller owner reference of a routing to `lb`.
-fn controller_ref(lb: &LoadBalancer) -> OwnerReference {
-    OwnerReference {
-        api_version: LoadBalancer::api_version(&()).into_owned(),
-        kind: LoadBalancer::kind(&()).into_owned(),
-        name: lb.name_any(),
-        uid: lb.uid().unwrap_or_default(),
-        controller: Some(true),
-        block_owner_deletion: Some(true),
     }
 }
 
@@ -464,25 +448,6 @@ mod tests {
         let refs = load_balancers_for_network(&[a, Arc::new(b)], &network());
         assert_eq!(refs.len(), 1);
         assert_eq!(refs[0].name, "lb");
-    }
-
-    #[test]
-    fn selectors_match_labels_and_expressions() {
-        let labels = BTreeMap::from([("app".to_owned(), "web".to_owned())]);
-        let sel: LabelSelector =
-            serde_json::from_value(json!({"matchLabels": {"app": "web"}})).unwrap();
-        assert!(selector_matches(&sel, &labels));
-        let sel: LabelSelector = serde_json::from_value(
-            json!({"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["web"]}]}),
-        )
-        .unwrap();
-        assert!(!selector_matches(&sel, &labels));
-        assert!(selector_matches(&LabelSelector::default(), &labels));
-        let bad: LabelSelector = serde_json::from_value(
-            json!({"matchExpressions": [{"key": "app", "operator": "Nope"}]}),
-        )
-        .unwrap();
-        assert!(!selector_matches(&bad, &labels));
     }
 
     #[test]
