@@ -19,6 +19,9 @@ pub enum Error {
     /// ready yet; retried with backoff.
     #[error("{0}")]
     NotReady(String),
+    /// Another candidate took the leader election Lease; this process must stop.
+    #[error("leadership lost")]
+    LeadershipLost,
     /// A server could not be bound.
     #[error("bind {addr}: {source}")]
     Bind {

@@ -374,6 +374,104 @@ where
     }
 }
 
+/// The controllers and background loops one binary runs: each controller enabled by
+/// `--controllers`, driven by [`run_controller`]; [`ControllerSet::run`] keeps them going until
+/// shutdown or lost leadership, stops them, and only then hands the Lease back.
+pub struct ControllerSet<'a> {
+    enabled: &'a [String],
+    flags: &'a RuntimeFlags,
+    metrics: Arc<Metrics>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl<'a> ControllerSet<'a> {
+    /// An empty set for the `--controllers` list `enabled`.
+    pub fn new(enabled: &'a [String], flags: &'a RuntimeFlags, metrics: Arc<Metrics>) -> Self {
+        ControllerSet {
+            enabled,
+            flags,
+            metrics,
+            tasks: Vec::new(),
+        }
+    }
+
+    /// Whether controller `name` is enabled.
+    pub fn is_enabled(&self, name: &str) -> bool {
+        enabled(self.enabled, name)
+    }
+
+    /// Starts controller `name` (built by `make` only when enabled), reconciling with
+    /// `reconcile` on `state`.
+    pub fn add<K, S, F, Fut>(
+        &mut self,
+        name: &'static str,
+        make: impl FnOnce() -> Controller<K>,
+        state: Arc<S>,
+        reconcile: F,
+    ) where
+        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+        S: Send + Sync + 'static,
+        F: Fn(Arc<K>, Arc<S>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Action>> + Send + 'static,
+    {
+        if self.is_enabled(name) {
+            self.start(name, make(), state, reconcile);
+        }
+    }
+
+    /// Starts controller `name` whatever `--controllers` says (a companion of an enabled one).
+    pub fn start<K, S, F, Fut>(
+        &mut self,
+        name: &'static str,
+        controller: Controller<K>,
+        state: Arc<S>,
+        reconcile: F,
+    ) where
+        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+        S: Send + Sync + 'static,
+        F: Fn(Arc<K>, Arc<S>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Action>> + Send + 'static,
+    {
+        let run = run_controller(
+            name,
+            controller,
+            self.flags,
+            self.metrics.clone(),
+            state,
+            reconcile,
+        );
+        self.tasks.push(tokio::spawn(run));
+    }
+
+    /// Starts a background loop (e.g. an orphan sweep) that runs as long as the controllers.
+    pub fn spawn(&mut self, task: impl Future<Output = ()> + Send + 'static) {
+        self.tasks.push(tokio::spawn(task));
+    }
+
+    /// Runs until `shutdown` or lost leadership; then stops every task and releases the Lease
+    /// (so two leaders never overlap). Lost leadership is an error: the process must exit.
+    pub async fn run(
+        self,
+        shutdown: &Shutdown,
+        mut leadership: Option<crate::leader::Leadership>,
+    ) -> Result<()> {
+        let running: Vec<_> = self.tasks.iter().map(|t| t.abort_handle()).collect();
+        let outcome = tokio::select! {
+            () = shutdown.requested() => Ok(()),
+            _ = futures::future::join_all(self.tasks) => {
+                tracing::warn!("all controllers stopped");
+                Ok(())
+            }
+            () = leadership_lost(&mut leadership) => Err(Error::LeadershipLost),
+        };
+        running.iter().for_each(tokio::task::AbortHandle::abort);
+        if let Some(l) = leadership {
+            l.release().await?;
+        }
+        outcome
+    }
+}
+
 /// Paths of the kubeconfigs a binary was given, for logging.
 pub fn describe(path: Option<&PathBuf>) -> String {
     path.map(|p| p.display().to_string())

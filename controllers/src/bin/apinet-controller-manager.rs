@@ -8,13 +8,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use futures::future::join_all;
 use ironcore_api::apinet;
 use ironcore_controllers::apinet_manager::{
     State, daemonset, gc, loadbalancer, natgateway, natgatewayautoscaler, natrelease, scheduler,
 };
 use ironcore_controllers::runtime::{
-    self, Health, Metrics, RuntimeFlags, enabled, run_controller, serve_endpoints,
+    self, ControllerSet, Health, Metrics, RuntimeFlags, serve_endpoints,
 };
 use kube::Api;
 use kube::api::ListParams;
@@ -67,7 +66,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // Upstream's lock name.
-    let mut leadership = tokio::select! {
+    let leadership = tokio::select! {
         l = runtime::lead(&cli.runtime, "ff142330.apinet.ironcore.dev", &client, &metrics) => l?,
         () = shutdown.requested() => return Ok(()),
     };
@@ -75,116 +74,81 @@ async fn main() -> anyhow::Result<()> {
         client.clone(),
         Duration::from_secs(cli.runtime.resync_seconds.max(1)),
     ));
-    let (rt, on) = (&cli.runtime, |name: &str| enabled(&cli.controllers, name));
-    let mut tasks = Vec::new();
-    if on("natgateway") {
-        tasks.push(tokio::spawn(run_controller(
+    let mut set = ControllerSet::new(&cli.controllers, &cli.runtime, metrics);
+    // Each switch also starts the owner checks of what its controller makes (no garbage
+    // collector runs).
+    if set.is_enabled("natgateway") {
+        set.start(
             "natgateway",
             natgateway::controller(&client),
-            rt,
-            metrics.clone(),
             state.clone(),
             natgateway::reconcile,
-        )));
-        tasks.push(tokio::spawn(run_controller(
+        );
+        set.start(
             "nattable-owner",
             gc::owned_controller::<apinet::NATTable, apinet::NATGateway>(&client),
-            rt,
-            metrics.clone(),
             state.clone(),
             gc::reconcile_owned::<apinet::NATTable, apinet::NATGateway>,
-        )));
+        );
     }
-    if on("natgatewayautoscaler") {
-        tasks.push(tokio::spawn(run_controller(
-            "natgatewayautoscaler",
-            natgatewayautoscaler::controller(&client),
-            rt,
-            metrics.clone(),
-            state.clone(),
-            natgatewayautoscaler::reconcile,
-        )));
-    }
-    if on("natrelease") {
-        tasks.push(tokio::spawn(run_controller(
-            "natrelease",
-            natrelease::controller(&client),
-            rt,
-            metrics.clone(),
-            state.clone(),
-            natrelease::reconcile,
-        )));
-    }
-    if on("loadbalancer") {
-        tasks.push(tokio::spawn(run_controller(
+    set.add(
+        "natgatewayautoscaler",
+        || natgatewayautoscaler::controller(&client),
+        state.clone(),
+        natgatewayautoscaler::reconcile,
+    );
+    set.add(
+        "natrelease",
+        || natrelease::controller(&client),
+        state.clone(),
+        natrelease::reconcile,
+    );
+    if set.is_enabled("loadbalancer") {
+        set.start(
             "loadbalancer",
             loadbalancer::controller(&client),
-            rt,
-            metrics.clone(),
             state.clone(),
             loadbalancer::reconcile,
-        )));
-        tasks.push(tokio::spawn(run_controller(
+        );
+        set.start(
             "daemonset-owner",
             gc::owned_controller::<apinet::DaemonSet, apinet::LoadBalancer>(&client),
-            rt,
-            metrics.clone(),
             state.clone(),
             gc::reconcile_owned::<apinet::DaemonSet, apinet::LoadBalancer>,
-        )));
-        tasks.push(tokio::spawn(run_controller(
+        );
+        set.start(
             "loadbalancerrouting-owner",
             gc::owned_controller::<apinet::LoadBalancerRouting, apinet::LoadBalancer>(&client),
-            rt,
-            metrics.clone(),
             state.clone(),
             gc::reconcile_owned::<apinet::LoadBalancerRouting, apinet::LoadBalancer>,
-        )));
+        );
     }
-    if on("daemonset") {
-        tasks.push(tokio::spawn(run_controller(
+    if set.is_enabled("daemonset") {
+        set.start(
             "daemonset",
             daemonset::controller(&client),
-            rt,
-            metrics.clone(),
             state.clone(),
             daemonset::reconcile,
-        )));
-        tasks.push(tokio::spawn(run_controller(
+        );
+        set.start(
             "instance-owner",
             gc::owned_controller::<apinet::Instance, apinet::DaemonSet>(&client),
-            rt,
-            metrics.clone(),
             state.clone(),
             gc::reconcile_owned::<apinet::Instance, apinet::DaemonSet>,
-        )));
+        );
     }
-    if on("scheduler") {
-        tasks.push(tokio::spawn(run_controller(
-            "scheduler",
-            scheduler::controller(&client),
-            rt,
-            metrics.clone(),
-            state.clone(),
-            scheduler::reconcile,
-        )));
-    }
-    if on("gc") {
-        tasks.push(tokio::spawn(gc::run(
+    set.add(
+        "scheduler",
+        || scheduler::controller(&client),
+        state.clone(),
+        scheduler::reconcile,
+    );
+    if set.is_enabled("gc") {
+        set.spawn(gc::run(
             state.clone(),
             Duration::from_secs(cli.orphan_sweep_seconds.max(1)),
-        )));
+        ));
     }
-    let running: Vec<_> = tasks.iter().map(|t| t.abort_handle()).collect();
-    tokio::select! {
-        () = shutdown.requested() => {},
-        _ = join_all(tasks) => tracing::warn!("all controllers stopped"),
-        () = runtime::leadership_lost(&mut leadership) => anyhow::bail!("leadership lost"),
-    }
-    // Stop reconciling before handing the Lease over, so two leaders never overlap.
-    running.iter().for_each(tokio::task::AbortHandle::abort);
-    if let Some(l) = leadership {
-        l.release().await?;
-    }
+    set.run(&shutdown, leadership).await?;
     Ok(())
 }

@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use futures::future::join_all;
 use ironcore_api::{apinet, networking};
-use ironcore_controllers::apinetlet::{State, gc, network, virtualip};
+use ironcore_controllers::apinetlet::{
+    State, gc, loadbalancer, natgateway, network, networkinterface, networkpolicy, virtualip,
+};
 use ironcore_controllers::runtime::{
-    self, Health, Metrics, RuntimeFlags, enabled, run_controller, serve_endpoints,
+    self, ControllerSet, Health, Metrics, RuntimeFlags, serve_endpoints,
 };
 use kube::Api;
 use kube::api::ListParams;
@@ -93,7 +94,7 @@ async fn main() -> anyhow::Result<()> {
         () = shutdown.requested() => return Ok(()),
     }
 
-    let mut leadership = tokio::select! {
+    let leadership = tokio::select! {
         l = runtime::lead(&cli.runtime, "fa89daf5.apinetlet.apinet.ironcore.dev", &ironcore, &metrics) => l?,
         () = shutdown.requested() => return Ok(()),
     };
@@ -103,90 +104,52 @@ async fn main() -> anyhow::Result<()> {
         namespace: cli.apinet_namespace.clone(),
         resync: Duration::from_secs(cli.runtime.resync_seconds.max(1)),
     };
-    let mut tasks = Vec::new();
-    tasks.push(tokio::spawn(gc::run(
+    let shared = Arc::new(state.clone());
+    let mut set = ControllerSet::new(&cli.controllers, &cli.runtime, metrics);
+    set.spawn(gc::run(
         state.clone(),
         Duration::from_secs(cli.orphan_sweep_seconds.max(1)),
-    )));
-    let shared = Arc::new(state.clone());
-    if enabled(&cli.controllers, "network") {
-        tasks.push(tokio::spawn(run_controller(
-            "network",
-            network::controller(&state),
-            &cli.runtime,
-            metrics.clone(),
-            shared.clone(),
-            network::reconcile,
-        )));
-    }
-    if enabled(&cli.controllers, "virtualip") {
-        tasks.push(tokio::spawn(run_controller(
-            "virtualip",
-            virtualip::controller(&state),
-            &cli.runtime,
-            metrics.clone(),
-            shared.clone(),
-            virtualip::reconcile,
-        )));
-    }
-    if enabled(&cli.controllers, "networkinterface") {
-        use ironcore_controllers::apinetlet::networkinterface;
-        tasks.push(tokio::spawn(run_controller(
-            "networkinterface",
-            networkinterface::controller(&state),
-            &cli.runtime,
-            metrics.clone(),
-            shared.clone(),
-            networkinterface::reconcile,
-        )));
-    }
-    if enabled(&cli.controllers, "natgateway") {
-        use ironcore_controllers::apinetlet::natgateway;
-        tasks.push(tokio::spawn(run_controller(
-            "natgateway",
-            natgateway::controller(&state),
-            &cli.runtime,
-            metrics.clone(),
-            shared.clone(),
-            natgateway::reconcile,
-        )));
-    }
-    if enabled(&cli.controllers, "networkpolicy") {
-        use ironcore_controllers::apinetlet::networkpolicy;
-        tasks.push(tokio::spawn(run_controller(
-            "networkpolicy",
-            networkpolicy::controller(&state),
-            &cli.runtime,
-            metrics.clone(),
-            shared.clone(),
-            networkpolicy::reconcile,
-        )));
-    }
-    if enabled(&cli.controllers, "loadbalancer") {
-        use ironcore_controllers::apinetlet::loadbalancer;
-        let ctx = Arc::new(loadbalancer::Ctx {
-            state: state.clone(),
-            node_affinity_aware: cli.is_node_affinity_aware,
-        });
-        tasks.push(tokio::spawn(run_controller(
-            "loadbalancer",
-            loadbalancer::controller(&state),
-            &cli.runtime,
-            metrics.clone(),
-            ctx,
-            loadbalancer::reconcile,
-        )));
-    }
-    let running: Vec<_> = tasks.iter().map(|t| t.abort_handle()).collect();
-    tokio::select! {
-        () = shutdown.requested() => {},
-        _ = join_all(tasks) => tracing::warn!("all controllers stopped"),
-        () = runtime::leadership_lost(&mut leadership) => anyhow::bail!("leadership lost"),
-    }
-    // Stop reconciling before handing the Lease over, so two leaders never overlap.
-    running.iter().for_each(tokio::task::AbortHandle::abort);
-    if let Some(l) = leadership {
-        l.release().await?;
-    }
+    ));
+    set.add(
+        "network",
+        || network::controller(&state),
+        shared.clone(),
+        network::reconcile,
+    );
+    set.add(
+        "virtualip",
+        || virtualip::controller(&state),
+        shared.clone(),
+        virtualip::reconcile,
+    );
+    set.add(
+        "networkinterface",
+        || networkinterface::controller(&state),
+        shared.clone(),
+        networkinterface::reconcile,
+    );
+    set.add(
+        "natgateway",
+        || natgateway::controller(&state),
+        shared.clone(),
+        natgateway::reconcile,
+    );
+    set.add(
+        "networkpolicy",
+        || networkpolicy::controller(&state),
+        shared.clone(),
+        networkpolicy::reconcile,
+    );
+    let lb_ctx = Arc::new(loadbalancer::Ctx {
+        state: state.clone(),
+        node_affinity_aware: cli.is_node_affinity_aware,
+    });
+    set.add(
+        "loadbalancer",
+        || loadbalancer::controller(&state),
+        lb_ctx,
+        loadbalancer::reconcile,
+    );
+    set.run(&shutdown, leadership).await?;
     Ok(())
 }

@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use futures::future::join_all;
 use ironcore_api::networking::Network;
-use ironcore_controllers::manager::{State, peering, protection};
+use ironcore_controllers::manager::{
+    State, ephemeral_virtualip, loadbalancer, peering, protection, release,
+};
 use ironcore_controllers::runtime::{
-    self, Health, Metrics, RuntimeFlags, enabled, run_controller, serve_endpoints,
+    self, ControllerSet, Health, Metrics, RuntimeFlags, serve_endpoints,
 };
 use kube::Api;
 use kube::api::ListParams;
@@ -59,7 +60,7 @@ async fn main() -> anyhow::Result<()> {
         () = shutdown.requested() => return Ok(()),
     }
 
-    let mut leadership = tokio::select! {
+    let leadership = tokio::select! {
         l = runtime::lead(&cli.runtime, "d0ae00be.ironcore.dev", &client, &metrics) => l?,
         () = shutdown.requested() => return Ok(()),
     };
@@ -67,96 +68,56 @@ async fn main() -> anyhow::Result<()> {
         client: client.clone(),
         resync: Duration::from_secs(cli.runtime.resync_seconds.max(1)),
     });
-    let mut tasks = Vec::new();
-    if enabled(&cli.controllers, "networkprotection") {
-        tasks.push(tokio::spawn(run_controller(
-            "networkprotection",
-            protection::controller(&client),
-            &cli.runtime,
-            metrics.clone(),
-            state.clone(),
-            protection::reconcile,
-        )));
-    }
-    if enabled(&cli.controllers, "networkpeering") {
-        tasks.push(tokio::spawn(run_controller(
-            "networkpeering",
-            peering::controller(&client),
-            &cli.runtime,
-            metrics.clone(),
-            state.clone(),
-            peering::reconcile,
-        )));
-    }
+    let mut set = ControllerSet::new(&cli.controllers, &cli.runtime, metrics);
+    set.add(
+        "networkprotection",
+        || protection::controller(&client),
+        state.clone(),
+        protection::reconcile,
+    );
+    set.add(
+        "networkpeering",
+        || peering::controller(&client),
+        state.clone(),
+        peering::reconcile,
+    );
+    set.add(
+        "networkinterfaceephemeralvirtualip",
+        || ephemeral_virtualip::controller(&client),
+        state.clone(),
+        ephemeral_virtualip::reconcile,
+    );
+    set.add(
+        "virtualiprelease",
+        || release::virtual_ip_controller(&client),
+        state.clone(),
+        release::reconcile_virtual_ip,
+    );
+    // Idle (None) when the compute group, which holds Machines, is not served.
+    if set.is_enabled("networkinterfacerelease")
+        && let Some(ctl) = release::network_interface_controller(&client)
+            .await
+            .context("networkinterfacerelease discovery")?
     {
-        use ironcore_controllers::manager::{ephemeral_virtualip, release};
-        if enabled(&cli.controllers, "networkinterfaceephemeralvirtualip") {
-            tasks.push(tokio::spawn(run_controller(
-                "networkinterfaceephemeralvirtualip",
-                ephemeral_virtualip::controller(&client),
-                &cli.runtime,
-                metrics.clone(),
-                state.clone(),
-                ephemeral_virtualip::reconcile,
-            )));
-        }
-        if enabled(&cli.controllers, "virtualiprelease") {
-            tasks.push(tokio::spawn(run_controller(
-                "virtualiprelease",
-                release::virtual_ip_controller(&client),
-                &cli.runtime,
-                metrics.clone(),
-                state.clone(),
-                release::reconcile_virtual_ip,
-            )));
-        }
-        if enabled(&cli.controllers, "networkinterfacerelease")
-            && let Some(ctl) = release::network_interface_controller(&client)
-                .await
-                .context("networkinterfacerelease discovery")?
-        {
-            tasks.push(tokio::spawn(run_controller(
-                "networkinterfacerelease",
-                ctl,
-                &cli.runtime,
-                metrics.clone(),
-                state.clone(),
-                release::reconcile_network_interface,
-            )));
-        }
+        set.start(
+            "networkinterfacerelease",
+            ctl,
+            state.clone(),
+            release::reconcile_network_interface,
+        );
     }
-    if enabled(&cli.controllers, "loadbalancer") {
-        use ironcore_controllers::manager::loadbalancer;
+    if set.is_enabled("loadbalancer") {
         // The routing reconciler deletes routings whose LoadBalancer is gone; its cache also
         // maps NetworkInterface events to LoadBalancers.
         let (lbs, routings) = loadbalancer::controllers(&client);
-        tasks.push(tokio::spawn(run_controller(
-            "loadbalancer",
-            lbs,
-            &cli.runtime,
-            metrics.clone(),
-            state.clone(),
-            loadbalancer::reconcile,
-        )));
-        tasks.push(tokio::spawn(run_controller(
+        set.start("loadbalancer", lbs, state.clone(), loadbalancer::reconcile);
+        set.start(
             "loadbalancerrouting",
             routings,
-            &cli.runtime,
-            metrics.clone(),
             state.clone(),
             loadbalancer::reconcile_routing,
-        )));
+        );
     }
-    let running: Vec<_> = tasks.iter().map(|t| t.abort_handle()).collect();
-    tokio::select! {
-        () = shutdown.requested() => {},
-        _ = join_all(tasks) => tracing::warn!("all controllers stopped"),
-        () = runtime::leadership_lost(&mut leadership) => anyhow::bail!("leadership lost"),
-    }
-    // Stop reconciling before handing the Lease over, so two leaders never overlap.
-    running.iter().for_each(tokio::task::AbortHandle::abort);
-    if let Some(l) = leadership {
-        l.release().await?;
-    }
+    set.run(&shutdown, leadership).await?;
     Ok(())
 }
