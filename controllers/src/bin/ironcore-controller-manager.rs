@@ -60,6 +60,15 @@ async fn main() -> anyhow::Result<()> {
         () = shutdown.requested() => return Ok(()),
     }
 
+    // Discovery before the election: a failure here must not leave the Lease held.
+    // `None` (idle) when the compute group, which holds Machines, is not served.
+    let nic_release = if runtime::enabled(&cli.controllers, "networkinterfacerelease") {
+        release::network_interface_controller(&client)
+            .await
+            .context("networkinterfacerelease discovery")?
+    } else {
+        None
+    };
     let leadership = tokio::select! {
         l = runtime::lead(&cli.runtime, "d0ae00be.ironcore.dev", &client, &metrics) => l?,
         () = shutdown.requested() => return Ok(()),
@@ -93,12 +102,7 @@ async fn main() -> anyhow::Result<()> {
         state.clone(),
         release::reconcile_virtual_ip,
     );
-    // Idle (None) when the compute group, which holds Machines, is not served.
-    if set.is_enabled("networkinterfacerelease")
-        && let Some(ctl) = release::network_interface_controller(&client)
-            .await
-            .context("networkinterfacerelease discovery")?
-    {
+    if let Some(ctl) = nic_release {
         set.start(
             "networkinterfacerelease",
             ctl,
