@@ -63,9 +63,13 @@ fn every_flag_is_documented() {
         "apinet-namespace",
         "orphan-sweep-seconds",
         "controllers",
+        "is-node-affinity-aware",
     ];
     al.extend_from_slice(RUNTIME_FLAGS);
     assert_documented("apinetlet", &al);
+    let mut acm = vec!["kubeconfig", "controllers", "orphan-sweep-seconds"];
+    acm.extend_from_slice(RUNTIME_FLAGS);
+    assert_documented("apinet-controller-manager", &acm);
     let mut nl = vec!["kubeconfig", "node-name", "node-label"];
     nl.extend_from_slice(RUNTIME_FLAGS);
     assert_documented("netlet", &nl);
