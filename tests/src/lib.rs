@@ -71,12 +71,36 @@ impl ServerProcess {
             port,
             child: None,
         };
-        s.spawn();
+        s.spawn_fresh();
         s.write_kubeconfig();
         s
     }
 
+    /// Starts the process on its port (kept across restarts: kubeconfigs name it).
     fn spawn(&mut self) {
+        if let Err(log) = self.try_spawn() {
+            panic!("server did not start; log:\n{log}");
+        }
+    }
+
+    /// Starts the process for the first time. The port was free when it was picked, but
+    /// another process may take it before the server binds it: then the server is started
+    /// again on another free port.
+    fn spawn_fresh(&mut self) {
+        for _ in 0..4 {
+            match self.try_spawn() {
+                Ok(()) => return,
+                Err(log) if log.contains("in use") => {
+                    self.port = ironcore_testing::free_port().expect("free port");
+                }
+                Err(log) => panic!("server did not start; log:\n{log}"),
+            }
+        }
+        panic!("server did not start: every port tried was taken");
+    }
+
+    /// Spawns the process and waits until it serves; the log of this run when it did not.
+    fn try_spawn(&mut self) -> Result<(), String> {
         let mut cmd = Command::new(&self.binary);
         cmd.arg("--bind-address=127.0.0.1")
             .arg(format!("--secure-port={}", self.port))
@@ -100,9 +124,10 @@ impl ServerProcess {
             .append(true)
             .open(self.dir.path().join("server.log"))
             .expect("log file");
+        let logged_before = self.log().len();
         cmd.stdout(Stdio::null()).stderr(log);
         self.child = Some(cmd.spawn().expect("spawn server"));
-        self.wait_ready();
+        self.wait_ready(logged_before)
     }
 
     /// The embedded store's database file.
@@ -115,22 +140,30 @@ impl ServerProcess {
         format!("/registry/test-{}", self.port)
     }
 
-    fn wait_ready(&mut self) {
+    /// Waits until this run of the process (its log after `logged_before` bytes) says it
+    /// serves and its port accepts connections: a connection alone could reach another
+    /// process that took the port. The run's log when it exited or never got there.
+    fn wait_ready(&mut self, logged_before: usize) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
+            let log = self.log();
+            let this_run = log.get(logged_before..).unwrap_or_default();
+            if this_run.contains("serving HTTPS")
+                && TcpStream::connect(("127.0.0.1", self.port)).is_ok()
+            {
+                return Ok(());
             }
             if let Some(status) = self
                 .child
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
-                panic!("server exited with {status}; log:\n{}", self.log());
+                self.child = None;
+                return Err(format!("(exited with {status})\n{this_run}"));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("server did not start; log:\n{}", self.log());
+        Err(format!("(not serving after 30 s)\n{}", self.log()))
     }
 
     fn write_kubeconfig(&self) {
@@ -713,49 +746,64 @@ pub struct ControllerProcess {
 impl ControllerProcess {
     /// Starts binary `name` with `args` (plus `--health-probe-bind-address` and
     /// `--metrics-bind-address` on free loopback ports) and waits until `/readyz` answers 200.
+    /// A port taken by another process between picking and binding it (the free-port race)
+    /// is replaced by another.
     pub fn start(name: &str, args: &[String]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let health_port = ironcore_testing::free_port().expect("free port");
-        let metrics_port = ironcore_testing::free_port().expect("free port");
-        let log = std::fs::File::create(dir.path().join("controller.log")).expect("log file");
-        let child = Command::new(binary(name))
-            .arg(format!(
-                "--health-probe-bind-address=127.0.0.1:{health_port}"
-            ))
-            .arg(format!("--metrics-bind-address=127.0.0.1:{metrics_port}"))
-            .args(args)
-            .env("RUST_LOG", "info,ironcore_controllers=debug")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn controller");
         let mut c = ControllerProcess {
             name: name.to_owned(),
             dir,
-            health_port,
-            metrics_port,
-            child: Some(child),
+            health_port: 0,
+            metrics_port: 0,
+            child: None,
         };
-        c.wait_ready();
-        c
+        for _ in 0..4 {
+            c.health_port = ironcore_testing::free_port().expect("free port");
+            c.metrics_port = ironcore_testing::free_port().expect("free port");
+            let log = std::fs::File::create(c.dir.path().join("controller.log")).expect("log file");
+            let child = Command::new(binary(name))
+                .arg(format!(
+                    "--health-probe-bind-address=127.0.0.1:{}",
+                    c.health_port
+                ))
+                .arg(format!(
+                    "--metrics-bind-address=127.0.0.1:{}",
+                    c.metrics_port
+                ))
+                .args(args)
+                .env("RUST_LOG", "info,ironcore_controllers=debug")
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("spawn controller");
+            c.child = Some(child);
+            match c.wait_ready() {
+                Ok(()) => return c,
+                Err(log) if log.contains("in use") => continue,
+                Err(log) => panic!("{name} did not become ready; log:\n{log}"),
+            }
+        }
+        panic!("{name} did not start: every port tried was taken");
     }
 
-    fn wait_ready(&mut self) {
+    /// Waits until `/readyz` answers 200; the log when the process exited or never did.
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if self.http_get("/readyz", self.health_port).0 == 200 {
-                return;
+                return Ok(());
             }
             if let Some(status) = self
                 .child
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
-                panic!("{} exited with {status}; log:\n{}", self.name, self.log());
+                self.child = None;
+                return Err(format!("(exited with {status})\n{}", self.log()));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("{} did not become ready; log:\n{}", self.name, self.log());
+        Err(format!("(not ready after 30 s)\n{}", self.log()))
     }
 
     /// `GET path` on loopback `port` over plain HTTP/1.1: (status, body); status 0 when the
