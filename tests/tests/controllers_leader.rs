@@ -16,7 +16,17 @@ use kube::{Api, ResourceExt};
 const LEASE: &str = "d0ae00be.ironcore.dev";
 const TIMEOUT: Duration = Duration::from_secs(20);
 
+/// A replica with a 3 s lease (renewed every second, given up after 2 s without renewal).
 fn replica(server: &ServerProcess, leases: &LeaseServer) -> ControllerProcess {
+    replica_with_lease(server, leases, 3, 2)
+}
+
+fn replica_with_lease(
+    server: &ServerProcess,
+    leases: &LeaseServer,
+    lease_seconds: u64,
+    renew_deadline_seconds: u64,
+) -> ControllerProcess {
     let args = [
         format!("--kubeconfig={}", server.kubeconfig().display()),
         "--leader-elect".to_owned(),
@@ -25,8 +35,8 @@ fn replica(server: &ServerProcess, leases: &LeaseServer) -> ControllerProcess {
             leases.kubeconfig.display()
         ),
         "--leader-election-namespace=ironcore-system".to_owned(),
-        "--leader-election-lease-duration-seconds=3".to_owned(),
-        "--leader-election-renew-deadline-seconds=2".to_owned(),
+        format!("--leader-election-lease-duration-seconds={lease_seconds}"),
+        format!("--leader-election-renew-deadline-seconds={renew_deadline_seconds}"),
         "--leader-election-retry-period-seconds=1".to_owned(),
         "--backoff-base-ms=50".to_owned(),
     ];
@@ -102,7 +112,8 @@ async fn a_leader_that_stops_gracefully_hands_the_lease_over() {
     let dir = tempfile::tempdir().unwrap();
     let leases = LeaseServer::start(dir.path()).await;
     let server = ServerProcess::start("ironcore-apiserver", Backend::Embedded, &[]);
-    let mut first = replica(&server, &leases);
+    // A lease long enough that taking over "at once" cannot be waiting it out.
+    let mut first = replica_with_lease(&server, &leases, 30, 20);
     eventually(TIMEOUT, "the first replica leads", || async {
         leads(&first).then_some(())
     })
@@ -115,9 +126,9 @@ async fn a_leader_that_stops_gracefully_hands_the_lease_over() {
             .then_some(())
     })
     .await;
-    let second = replica(&server, &leases);
+    let second = replica_with_lease(&server, &leases, 30, 20);
     eventually(
-        Duration::from_secs(3),
+        Duration::from_secs(10),
         "the second replica leads at once",
         || async { leads(&second).then_some(()) },
     )
