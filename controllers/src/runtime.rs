@@ -591,6 +591,30 @@ impl Shutdown {
         let mut rx = self.requested.clone();
         let _ = rx.wait_for(|r| *r).await;
     }
+
+    /// `fut`'s output, or `None` when a shutdown signal arrives first.
+    pub async fn unless<T>(&self, fut: impl Future<Output = T>) -> Option<T> {
+        tokio::select! {
+            v = fut => Some(v),
+            () = self.requested() => None,
+        }
+    }
+}
+
+/// Runs `sweep` now and then every `period`, logging what it changed (`what`) and failures.
+pub async fn every<F, Fut>(period: Duration, what: &'static str, mut sweep: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<usize>>,
+{
+    loop {
+        match sweep().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(changed = n, %what, "sweep changed objects"),
+            Err(e) => tracing::warn!(error = %e, %what, "sweep failed"),
+        }
+        tokio::time::sleep(period).await;
+    }
 }
 
 /// Whether controller `name` is enabled by a `--controllers` list (`*` enables all,

@@ -59,6 +59,29 @@ async fn with_seed_load_balancer() -> (Stack, networking::LoadBalancer) {
     (stack, lb)
 }
 
+/// Whether an apinet IP and an IPAddress hold `addr`; `None` when a list failed.
+async fn address_held(
+    ips: &Api<apinet::IP>,
+    addresses: &Api<apinet::IPAddress>,
+    addr: &str,
+) -> Option<(bool, bool)> {
+    let ip = ips
+        .list(&ListParams::default())
+        .await
+        .ok()?
+        .items
+        .iter()
+        .any(|i| to_str(&i.spec.ip) == addr);
+    let address = addresses
+        .list(&ListParams::default())
+        .await
+        .ok()?
+        .items
+        .iter()
+        .any(|a| to_str(&a.spec.ip) == addr);
+    Some((ip, address))
+}
+
 fn to_str<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v)
         .ok()
@@ -269,20 +292,7 @@ async fn deleting_the_load_balancer_removes_apinet_objects_routings_and_the_publ
                 routings.get_opt(LB).await.ok()??;
                 apinet_lbs.get_opt(&uid).await.ok()??;
                 apinet_routings.get_opt(&uid).await.ok()??;
-                let ip_held = ips
-                    .list(&ListParams::default())
-                    .await
-                    .ok()?
-                    .items
-                    .iter()
-                    .any(|i| to_str(&i.spec.ip) == addr);
-                let address_held = addresses
-                    .list(&ListParams::default())
-                    .await
-                    .ok()?
-                    .items
-                    .iter()
-                    .any(|a| to_str(&a.spec.ip) == addr);
+                let (ip_held, address_held) = address_held(&ips, &addresses, &addr).await?;
                 (ip_held && address_held).then_some(())
             }
         },
@@ -310,20 +320,7 @@ async fn deleting_the_load_balancer_removes_apinet_objects_routings_and_the_publ
                     && routings.get_opt(LB).await.ok()?.is_none()
                     && apinet_lbs.get_opt(&uid).await.ok()?.is_none()
                     && apinet_routings.get_opt(&uid).await.ok()?.is_none();
-                let ip_left = ips
-                    .list(&ListParams::default())
-                    .await
-                    .ok()?
-                    .items
-                    .iter()
-                    .any(|i| to_str(&i.spec.ip) == addr);
-                let address_left = addresses
-                    .list(&ListParams::default())
-                    .await
-                    .ok()?
-                    .items
-                    .iter()
-                    .any(|a| to_str(&a.spec.ip) == addr);
+                let (ip_left, address_left) = address_held(&ips, &addresses, &addr).await?;
                 (gone && !ip_left && !address_left).then_some(())
             }
         },

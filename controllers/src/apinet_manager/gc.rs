@@ -114,14 +114,7 @@ where
 
 /// Runs [`sweep`] now and then every `period`, logging failures.
 pub async fn run(st: Arc<State>, period: Duration) {
-    loop {
-        match sweep(&st).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(deleted = n, "orphaned allocation records deleted"),
-            Err(e) => tracing::warn!(error = %e, "allocation record sweep failed"),
-        }
-        tokio::time::sleep(period).await;
-    }
+    crate::runtime::every(period, "orphaned allocation records", || sweep(&st)).await;
 }
 
 /// Deletes every IPAddress and NetworkID whose claimer no longer exists with the claimed UID,

@@ -67,14 +67,7 @@ pub async fn sweep(st: &State) -> Result<usize> {
 
 /// Runs [`sweep`] now and then every `period`, logging failures.
 pub async fn run(st: State, period: Duration) {
-    loop {
-        match sweep(&st).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(deleted = n, "orphaned apinet objects deleted"),
-            Err(e) => tracing::warn!(error = %e, "orphan sweep failed"),
-        }
-        tokio::time::sleep(period).await;
-    }
+    crate::runtime::every(period, "orphaned apinet objects", || sweep(&st)).await;
 }
 
 /// `adoptable`: the kind's apinet objects may have been adopted instead of made (only

@@ -60,16 +60,23 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     });
-    tokio::select! {
-        () = reachable => {},
-        () = shutdown.requested() => return Ok(()),
+    if shutdown.unless(reachable).await.is_none() {
+        return Ok(());
     }
 
     // Upstream's lock name.
-    let leadership = tokio::select! {
-        l = runtime::lead(&cli.runtime, "ff142330.apinet.ironcore.dev", &client, &metrics) => l?,
-        () = shutdown.requested() => return Ok(()),
+    let Some(leadership) = shutdown
+        .unless(runtime::lead(
+            &cli.runtime,
+            "ff142330.apinet.ironcore.dev",
+            &client,
+            &metrics,
+        ))
+        .await
+    else {
+        return Ok(());
     };
+    let leadership = leadership?;
     let state = Arc::new(State::new(
         client.clone(),
         Duration::from_secs(cli.runtime.resync_seconds.max(1)),

@@ -89,15 +89,22 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     });
-    tokio::select! {
-        () = reachable => {},
-        () = shutdown.requested() => return Ok(()),
+    if shutdown.unless(reachable).await.is_none() {
+        return Ok(());
     }
 
-    let leadership = tokio::select! {
-        l = runtime::lead(&cli.runtime, "fa89daf5.apinetlet.apinet.ironcore.dev", &ironcore, &metrics) => l?,
-        () = shutdown.requested() => return Ok(()),
+    let Some(leadership) = shutdown
+        .unless(runtime::lead(
+            &cli.runtime,
+            "fa89daf5.apinetlet.apinet.ironcore.dev",
+            &ironcore,
+            &metrics,
+        ))
+        .await
+    else {
+        return Ok(());
     };
+    let leadership = leadership?;
     let state = State {
         ironcore,
         apinet: apinet_client,

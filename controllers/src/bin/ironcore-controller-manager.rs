@@ -55,9 +55,8 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     });
-    tokio::select! {
-        () = reachable => {},
-        () = shutdown.requested() => return Ok(()),
+    if shutdown.unless(reachable).await.is_none() {
+        return Ok(());
     }
 
     // Discovery before the election: a failure here must not leave the Lease held.
@@ -69,10 +68,18 @@ async fn main() -> anyhow::Result<()> {
     } else {
         None
     };
-    let leadership = tokio::select! {
-        l = runtime::lead(&cli.runtime, "d0ae00be.ironcore.dev", &client, &metrics) => l?,
-        () = shutdown.requested() => return Ok(()),
+    let Some(leadership) = shutdown
+        .unless(runtime::lead(
+            &cli.runtime,
+            "d0ae00be.ironcore.dev",
+            &client,
+            &metrics,
+        ))
+        .await
+    else {
+        return Ok(());
     };
+    let leadership = leadership?;
     let state = Arc::new(State {
         client: client.clone(),
         resync: Duration::from_secs(cli.runtime.resync_seconds.max(1)),

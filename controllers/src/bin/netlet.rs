@@ -87,17 +87,15 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     });
-    tokio::select! {
-        () = reachable => {},
-        () = shutdown.requested() => return Ok(()),
+    if shutdown.unless(reachable).await.is_none() {
+        return Ok(());
     }
     tracing::info!(node = %cli.node_name, "node registered");
 
     let wake = Arc::new(Notify::new());
     let stores = Stores::start(&client, &cli.node_name, wake.clone());
-    tokio::select! {
-        () = stores.wait_until_ready() => {},
-        () = shutdown.requested() => return Ok(()),
+    if shutdown.unless(stores.wait_until_ready()).await.is_none() {
+        return Ok(());
     }
     health.set_ready();
     let agent = Agent::new(client, &cli.node_name, dataplane, metrics).await;
